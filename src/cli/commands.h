@@ -1,0 +1,17 @@
+// Each subcommand lives in its own file and registers itself on the root CLI11 app. The callback
+// it stores runs after parsing and returns the process exit code.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace mlxcel::cli {
+
+using Action = std::function<int()>;
+
+void add_inspect_command(CLI::App& app, Action& action);
+
+}  // namespace mlxcel::cli

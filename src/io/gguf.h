@@ -1,0 +1,51 @@
+// GGUF v2/v3 reader: metadata key/values and tensor infos, bounds-checked, never tensor data.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mlxcel/model_spec.h"
+
+namespace mlxcel {
+
+struct GgufReadOptions {
+  // Arrays longer than this are not kept in `metadata` (only counted: the value becomes
+  // {"gguf_array_type": T, "length": N, "elided": true}); they are still bounds-checked and skipped.
+  // Tokenizers ask for everything; inspect keeps small arrays only.
+  uint64_t max_array_elems_kept = UINT64_MAX;
+};
+
+struct GgufFile {
+  std::string path;
+  uint32_t version = 0;
+  uint64_t file_size = 0;
+  uint64_t alignment = 32;   // general.alignment
+  uint64_t data_start = 0;   // absolute offset of the tensor data section
+  // Every key/value: integers and floats as JSON numbers, bool, string (bytes kept as-is, may
+  // not be valid UTF-8), arrays as JSON arrays.
+  nlohmann::json metadata = nlohmann::json::object();
+  std::vector<TensorSpec> tensors;  // shape row-major (ggml ne reversed), offsets absolute
+  uint64_t bytes_read = 0;
+};
+
+// Throws IoError or FormatError (bad magic/version, absurd counts or lengths, offsets outside the
+// file or misaligned, unknown ggml type, overlapping tensors, overflow).
+GgufFile read_gguf(const std::string& path, const GgufReadOptions& options = {});
+
+// Writer for tests and tools: metadata values are written with the GGUF type implied by the
+// JSON value unless `types` names one (key -> gguf value type id, arrays: element type id).
+struct GgufTensorData {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<uint64_t> shape;  // row-major
+  const void* data = nullptr;   // nullptr: hole
+};
+void write_gguf(const std::string& path, const nlohmann::json& metadata,
+                const std::vector<GgufTensorData>& tensors,
+                const std::map<std::string, uint32_t>& types = {}, uint32_t version = 3);
+
+}  // namespace mlxcel
