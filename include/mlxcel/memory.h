@@ -73,9 +73,10 @@ class Buffer {
 
 // Allocates `bytes` for the purpose named by `what` (e.g. "layers.3.kv.k"), reusing a cached
 // buffer of the same capacity when there is one. Throws MemoryLimitExceeded when active + bytes
-// would pass the memory limit (message names what, the request, the limit and what is held), or
-// when the system has no memory for it even after the cache is released; in both cases every
-// counter is as before the call and nothing is leaked.
+// would pass the memory limit (message names what, the request, the limit and what is held);
+// then nothing is allocated and every counter is as before the call. Also throws it when the
+// system has no memory even after the whole cache was released (the only counter changed is the
+// released cache).
 Buffer allocate(uint64_t bytes, std::string_view what, Init init = Init::Uninitialized);
 
 // Bytes requested by live buffers (exact; no padding, no cache, no mappings).
