@@ -1,0 +1,117 @@
+#include "runtime/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "mlxcel/errors.h"
+
+namespace mlxcel::runtime {
+
+void validate_sampler_config(const SamplerConfig& c) {
+  if (!std::isfinite(c.temperature)) {
+    throw UsageError("sampler", fmt::format("temperature must be finite (--temp, {})", c.temperature));
+  }
+  if (!(c.top_p > 0.0f && c.top_p <= 1.0f)) {
+    throw UsageError("sampler", fmt::format("top-p must be in (0, 1] (--top-p, {})", c.top_p));
+  }
+  if (!(c.min_p >= 0.0f && c.min_p <= 1.0f)) {
+    throw UsageError("sampler", fmt::format("min-p must be in [0, 1] (--min-p, {})", c.min_p));
+  }
+  if (!(c.repeat_penalty > 0.0f) || !std::isfinite(c.repeat_penalty)) {
+    throw UsageError("sampler", fmt::format("repeat penalty must be > 0 (--repeat-penalty, {})", c.repeat_penalty));
+  }
+}
+
+Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.seed) {
+  validate_sampler_config(config);
+}
+
+double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+int32_t argmax(std::span<const float> logits) {
+  int32_t best = 0;
+  for (size_t i = 1; i < logits.size(); ++i) {
+    if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
+  }
+  return best;
+}
+
+void apply_repeat_penalty(std::span<float> logits, std::span<const int32_t> history, float penalty,
+                          uint32_t last_n) {
+  if (penalty == 1.0f || last_n == 0) return;
+  const size_t start = history.size() > last_n ? history.size() - last_n : 0;
+  std::unordered_set<int32_t> seen;
+  for (size_t i = start; i < history.size(); ++i) {
+    const int32_t t = history[i];
+    if (t < 0 || static_cast<size_t>(t) >= logits.size() || !seen.insert(t).second) continue;
+    float& l = logits[static_cast<size_t>(t)];
+    l = l > 0 ? l / penalty : l * penalty;
+  }
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+  apply_repeat_penalty(logits, history, config_.repeat_penalty, config_.repeat_last_n);
+  if (config_.temperature <= 0.0f) return argmax(logits);
+
+  // Candidates sorted by logit (descending, ties by id) so top-k / top-p cut a prefix.
+  candidates_.clear();
+  candidates_.reserve(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) {
+    candidates_.emplace_back(logits[i] / config_.temperature, static_cast<int32_t>(i));
+  }
+  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  size_t n = candidates_.size();
+  if (config_.top_k > 0 && config_.top_k < n) {
+    n = config_.top_k;
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<ptrdiff_t>(n), candidates_.end(), by_logit);
+    candidates_.resize(n);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+  }
+
+  // Softmax over the kept candidates (max first, so exp never overflows).
+  const float max_logit = candidates_[0].first;
+  double sum = 0;
+  std::vector<double> probs(n);
+  for (size_t i = 0; i < n; ++i) {
+    probs[i] = std::exp(static_cast<double>(candidates_[i].first - max_logit));
+    sum += probs[i];
+  }
+  for (double& p : probs) p /= sum;
+
+  // top-p: the smallest prefix whose mass reaches top_p (at least one token).
+  if (config_.top_p < 1.0f) {
+    double cum = 0;
+    size_t keep = n;
+    for (size_t i = 0; i < n; ++i) {
+      cum += probs[i];
+      if (cum >= config_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    n = keep;
+  }
+  // min-p: drop tokens whose probability is below min_p times the top one.
+  if (config_.min_p > 0.0f) {
+    const double floor = config_.min_p * probs[0];
+    size_t keep = 1;
+    while (keep < n && probs[keep] >= floor) ++keep;
+    n = keep;
+  }
+
+  double mass = 0;
+  for (size_t i = 0; i < n; ++i) mass += probs[i];
+  const double r = uniform() * mass;
+  double cum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cum += probs[i];
+    if (r < cum) return candidates_[i].second;
+  }
+  return candidates_[n - 1].second;
+}
+
+}  // namespace mlxcel::runtime

@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "mlxcel/errors.h"
+#include "runtime/sampler.h"
+
+namespace mlxcel::runtime {
+namespace {
+
+TEST(Sampler, GreedyPicksArgmaxLowestIdOnTies) {
+  Sampler s({});
+  std::vector<float> l = {0.1f, 2.0f, -1.0f, 2.0f};
+  EXPECT_EQ(s.sample(l, {}), 1);
+}
+
+TEST(Sampler, RepeatPenaltyDividesPositiveMultipliesNegative) {
+  std::vector<float> l = {2.0f, -1.0f, 3.0f};
+  std::vector<int32_t> hist = {0, 1, 0};
+  apply_repeat_penalty(l, hist, 2.0f, 64);
+  EXPECT_FLOAT_EQ(l[0], 1.0f);   // 2 / 2, once although seen twice
+  EXPECT_FLOAT_EQ(l[1], -2.0f);  // -1 * 2
+  EXPECT_FLOAT_EQ(l[2], 3.0f);
+}
+
+TEST(Sampler, RepeatPenaltyOnlyLooksAtLastN) {
+  std::vector<float> l = {2.0f, 2.0f};
+  std::vector<int32_t> hist = {0, 1};
+  apply_repeat_penalty(l, hist, 2.0f, 1);
+  EXPECT_FLOAT_EQ(l[0], 2.0f);
+  EXPECT_FLOAT_EQ(l[1], 1.0f);
+}
+
+TEST(Sampler, RepeatPenaltyChangesGreedyChoice) {
+  Sampler s({.repeat_penalty = 2.0f});
+  std::vector<float> l = {3.0f, 2.0f};
+  std::vector<int32_t> hist = {0};
+  EXPECT_EQ(s.sample(l, hist), 1);  // 3 / 2 = 1.5 < 2
+}
+
+TEST(Sampler, SameSeedSameSequence) {
+  SamplerConfig c{.temperature = 1.0f, .seed = 42};
+  Sampler a(c), b(c);
+  std::vector<int32_t> ra, rb;
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> l = {0.0f, 0.5f, 1.0f, 0.2f, -0.3f};
+    std::vector<float> m = l;
+    ra.push_back(a.sample(l, {}));
+    rb.push_back(b.sample(m, {}));
+  }
+  EXPECT_EQ(ra, rb);
+}
+
+TEST(Sampler, TemperatureOneFollowsSoftmax) {
+  // logits log(0.5), log(0.25), log(0.25): expected frequencies 0.5 / 0.25 / 0.25.
+  Sampler s({.temperature = 1.0f, .seed = 7});
+  int counts[3] = {0, 0, 0};
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> l = {std::log(0.5f), std::log(0.25f), std::log(0.25f)};
+    counts[s.sample(l, {})]++;
+  }
+  EXPECT_NEAR(counts[0] / double(n), 0.5, 0.02);
+  EXPECT_NEAR(counts[1] / double(n), 0.25, 0.02);
+  EXPECT_NEAR(counts[2] / double(n), 0.25, 0.02);
+}
+
+TEST(Sampler, TopKOneIsGreedy) {
+  Sampler s({.temperature = 5.0f, .top_k = 1, .seed = 3});
+  for (int i = 0; i < 100; ++i) {
+    std::vector<float> l = {0.0f, 0.1f, 0.05f};
+    EXPECT_EQ(s.sample(l, {}), 1);
+  }
+}
+
+TEST(Sampler, TopPKeepsSmallestPrefixReachingP) {
+  // probabilities 0.5 / 0.25 / 0.25: cumulative 0.5 reaches top_p 0.5 after the first token.
+  Sampler s({.temperature = 1.0f, .top_p = 0.5f, .seed = 11});
+  for (int i = 0; i < 200; ++i) {
+    std::vector<float> l = {std::log(0.5f), std::log(0.25f), std::log(0.25f)};
+    EXPECT_EQ(s.sample(l, {}), 0);
+  }
+}
+
+TEST(Sampler, MinPDropsTokensBelowFractionOfTop) {
+  // 0.25 < 0.6 * 0.5 = 0.3: only token 0 survives.
+  Sampler s({.temperature = 1.0f, .min_p = 0.6f, .seed = 5});
+  for (int i = 0; i < 200; ++i) {
+    std::vector<float> l = {std::log(0.5f), std::log(0.25f), std::log(0.25f)};
+    EXPECT_EQ(s.sample(l, {}), 0);
+  }
+}
+
+TEST(Sampler, RejectsTopPZero) {
+  EXPECT_THROW(Sampler({.temperature = 1.0f, .top_p = 0.0f}), UsageError);
+}
+
+TEST(Sampler, RejectsNegativeRepeatPenalty) {
+  EXPECT_THROW(Sampler({.repeat_penalty = -1.0f}), UsageError);
+}
+
+}  // namespace
+}  // namespace mlxcel::runtime
