@@ -12,6 +12,13 @@
 
 namespace mlxcel {
 
+// GGUF metadata value type ids (gguf_type).
+namespace gguf_type {
+inline constexpr uint32_t kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5,
+                          kFloat32 = 6, kBool = 7, kString = 8, kArray = 9, kUint64 = 10,
+                          kInt64 = 11, kFloat64 = 12;
+}
+
 struct GgufReadOptions {
   // Arrays longer than this are not kept in `metadata` (only counted: the value becomes
   // {"gguf_array_type": T, "length": N, "elided": true}); they are still bounds-checked and skipped.
@@ -28,10 +35,18 @@ struct GgufFile {
   // Every key/value: integers and floats as JSON numbers, bool, string (bytes kept as-is, may
   // not be valid UTF-8), arrays as JSON arrays.
   nlohmann::json metadata = nlohmann::json::object();
+  // key -> GGUF value type id as stored; for arrays the element type id (kArray when nested).
+  // Same meaning as write_gguf's `types`, so a file can be rewritten with its own types.
+  std::map<std::string, uint32_t> metadata_types;
+  uint64_t header_end = 0;   // end of the tensor infos (data_start is this aligned up)
   std::vector<TensorSpec> tensors;  // shape row-major (ggml ne reversed), offsets absolute
   uint64_t bytes_read = 0;
 };
 
+// Reads the header progressively (buffered preads that never go past the end of the tensor
+// infos); the tensor data region is never read. Tensor names and string values are kept as raw
+// bytes and may be invalid UTF-8: dump metadata with json::error_handler_t::replace.
+// Limits: header (metadata + tensor infos) at most 512 MiB, nested arrays at most 16 deep.
 // Throws IoError or FormatError (bad magic/version, absurd counts or lengths, offsets outside the
 // file or misaligned, unknown ggml type, overlapping tensors, overflow).
 GgufFile read_gguf(const std::string& path, const GgufReadOptions& options = {});
