@@ -47,8 +47,13 @@ struct LayerCache {
   uint32_t v_head_dim = 0;  // Full / Sliding
   uint64_t window = 0;      // Sliding: tokens kept
   uint32_t latent_dim = 0;  // Mla: kv_lora_rank + qk_rope_head_dim, stored with the K cache type
+                            // (Mla may also set k_head_dim = qk head dim, v_head_dim = v head
+                            // dim: the workspace uses them, else dims.head_dim)
   uint64_t state_elems = 0; // Linear: elements of constant state per sequence (conv + recurrent)
   DType state_dtype = DType::F32;  // Linear: states are kept in f32 whatever the cache types
+  // Linear: f32 elements per token the layer's forward keeps between its input norm and its
+  // output projection (projection outputs, conv outputs, gates); sizes the workspace.
+  uint64_t scratch_elems_per_token = 0;
 };
 
 // Normalized dimensions (0 when the family has no such thing).
