@@ -1,51 +1,15 @@
 #include "runtime/llama2c.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <fmt/format.h>
 
 #include "core/checked.h"
 #include "mlxcel/errors.h"
+#include "runtime/pread_file.h"
 
 namespace mlxcel::runtime {
 namespace {
 
 constexpr const char* kComponent = "llama2c";
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-void read_exact(int fd, void* dst, uint64_t bytes, uint64_t offset, const std::string& path) {
-  auto* p = static_cast<char*>(dst);
-  while (bytes > 0) {
-    ssize_t n = ::pread(fd, p, bytes, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw IoError(kComponent, fmt::format("cannot read ({}, offset {}: {})", path, offset,
-                                            std::strerror(errno)));
-    }
-    if (n == 0) throw FormatError(kComponent, fmt::format("unexpected end of file ({}, offset {})", path, offset));
-    p += n;
-    bytes -= static_cast<uint64_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-}
 
 uint64_t mul(uint64_t a, uint64_t b, const std::string& path, const char* field) {
   auto r = checked_mul(a, b);
@@ -63,22 +27,15 @@ uint64_t positive(int32_t v, const std::string& path, const char* field) {
 }  // namespace
 
 Llama2cCheckpoint read_llama2c_checkpoint(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    throw IoError(kComponent, fmt::format("cannot open checkpoint ({}: {})", path, std::strerror(errno)));
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    throw IoError(kComponent, fmt::format("cannot stat checkpoint ({}: {})", path, std::strerror(errno)));
-  }
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  PreadFile file(path, kComponent);
+  const uint64_t file_size = file.size();
   constexpr uint64_t kHeaderBytes = 7 * sizeof(int32_t);
   if (file_size < kHeaderBytes) {
     throw FormatError(kComponent, fmt::format("file shorter than the 28-byte header ({}, header, {} bytes)",
                                               path, file_size));
   }
   int32_t h[7];
-  read_exact(fd.get(), h, kHeaderBytes, 0, path);
+  file.read(0, h, kHeaderBytes);
 
   Llama2cCheckpoint ck;
   ck.path = path;
@@ -161,7 +118,7 @@ Llama2cCheckpoint read_llama2c_checkpoint(const std::string& path) {
   uint64_t off = kHeaderBytes;
   for (const Part& p : parts) {
     p.dst->resize(p.elems);
-    read_exact(fd.get(), p.dst->data(), p.elems * sizeof(float), off, path);
+    file.read(off, p.dst->data(), p.elems * sizeof(float));
     off += p.elems * sizeof(float);
   }
   return ck;
