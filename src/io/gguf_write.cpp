@@ -73,10 +73,13 @@ uint32_t infer_type(const nlohmann::json& v) {
   if (v.is_string()) return gguf_type::kString;
   if (v.is_array()) return gguf_type::kArray;
   if (v.is_number_float()) return gguf_type::kFloat32;
-  if (v.is_number_unsigned()) return v.get<uint64_t>() <= UINT32_MAX ? gguf_type::kUint32 : gguf_type::kUint64;
+  // Non-negative integers are unsigned whichever way the JSON holds them (C++ literals are signed).
+  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    return v.get<uint64_t>() <= UINT32_MAX ? gguf_type::kUint32 : gguf_type::kUint64;
+  }
   if (v.is_number_integer()) {
     int64_t x = v.get<int64_t>();
-    return x >= INT32_MIN && x <= INT32_MAX ? gguf_type::kInt32 : gguf_type::kInt64;
+    return x >= INT32_MIN ? gguf_type::kInt32 : gguf_type::kInt64;
   }
   fail(fmt::format("cannot write a JSON {} as a GGUF value ({})", v.type_name(), v.dump()));
 }
@@ -141,10 +144,13 @@ void write_gguf(const std::string& path, const nlohmann::json& metadata,
                 const std::vector<GgufTensorData>& tensors, const std::map<std::string, uint32_t>& types,
                 uint32_t version) {
   if (version != 2 && version != 3) fail(fmt::format("cannot write GGUF version {} ({})", version, path));
-  if (!metadata.is_object()) fail(fmt::format("metadata must be a JSON object ({})", path));
+  if (!metadata.is_object() && !metadata.is_null()) {
+    fail(fmt::format("metadata must be a JSON object ({})", path));
+  }
   uint64_t alignment = 32;
   if (auto it = metadata.find("general.alignment"); it != metadata.end()) {
-    uint64_t a = it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+    bool non_negative = it->is_number_unsigned() || (it->is_number_integer() && it->get<int64_t>() >= 0);
+    uint64_t a = non_negative ? it->get<uint64_t>() : 0;
     if (a == 0 || (a & (a - 1)) != 0 || a > UINT32_MAX) {
       fail(fmt::format("general.alignment must be a power of two ({}, {})", path, it->dump()));
     }
@@ -155,8 +161,9 @@ void write_gguf(const std::string& path, const nlohmann::json& metadata,
   o.bytes = "GGUF";
   o.put<uint32_t>(version);
   o.put<uint64_t>(tensors.size());
-  o.put<uint64_t>(metadata.size());
-  for (const auto& [key, value] : metadata.items()) {
+  const nlohmann::json& md = metadata.is_null() ? nlohmann::json::object() : metadata;
+  o.put<uint64_t>(md.size());
+  for (const auto& [key, value] : md.items()) {
     o.str(key);
     auto t = types.find(key);
     if (value.is_array()) {
