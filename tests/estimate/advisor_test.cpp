@@ -1,0 +1,205 @@
+#include <gtest/gtest.h>
+
+#include "estimate/advisor.h"
+#include "estimate/specs.h"
+#include "mlxcel/errors.h"
+
+using namespace mlxcel;
+using namespace mlxcel::test;
+
+namespace {
+
+uint64_t total_at(const ModelSpec& s, RunConfig r, const CalibrationProfile& p, uint64_t c) {
+  r.context = c;
+  return plan_memory(s, r, p).total;
+}
+
+// tiny_dense with a zero profile, chunk 32, 1 sequence, 2 threads (see workspace_test):
+//   c >= 32: weights 1001 + KV 256c + workspace (94464 + 8c)  = 95465 + 264c
+//   c <= 32: rows = c, workspace = 2888c (rows) + 8c (scores) + 2048 (logits)
+//            total = 1001 + 256c + 2896c + 2048 = 3049 + 3152c
+const RunConfig kRun = run_with(100, 1, 32, 2);
+
+}  // namespace
+
+TEST(Verdict, FitsOrShortBy) {
+  MemoryPlan p = plan_memory(tiny_dense(), kRun, zero_profile());  // total 121865
+  Verdict yes = judge(p, budget_available_memory(200000));
+  EXPECT_TRUE(yes.fits);
+  EXPECT_EQ(yes.headroom, 78135u);
+  Verdict no = judge(p, budget_available_memory(100000));
+  EXPECT_FALSE(no.fits);
+  EXPECT_EQ(no.shortfall, 21865u);
+  EXPECT_TRUE(judge(p, budget_available_memory(121865)).fits);
+}
+
+TEST(MaxContext, SolvedInTheLinearPieceAboveTheChunk) {
+  ModelSpec s = tiny_dense();
+  MaxContext m = solve_max_context(s, kRun, zero_profile(), 1000000);
+  // (1000000 - 95465) / 264 = 3426.26 -> 3426: 999929 fits, 3427 -> 1000193 does not
+  EXPECT_EQ(m.tokens, 3426u);
+  EXPECT_EQ(m.total_at_tokens, 999929u);
+  EXPECT_EQ(m.total_at_next, 1000193u);
+  EXPECT_FALSE(m.clamped);
+  EXPECT_LT(m.plans_evaluated, 16u);  // solved, not searched token by token
+}
+
+TEST(MaxContext, SolvedBelowTheChunkWhereRowsStillGrow) {
+  MaxContext m = solve_max_context(tiny_dense(), kRun, zero_profile(), 50000);
+  // (50000 - 3049) / 3152 = 14.9 -> 14: 47177 fits, 15 -> 50329 does not
+  EXPECT_EQ(m.tokens, 14u);
+  EXPECT_EQ(m.total_at_tokens, 47177u);
+  EXPECT_EQ(m.total_at_next, 50329u);
+}
+
+TEST(MaxContext, SlidingWindowChangesTheSlope) {
+  // Layer 1 slides with window 1000 (128 B/token): for 32 <= c <= 1000 total = 95465 + 264c,
+  // for c >= 1000 total = 95465 + 128000 + 136c = 223465 + 136c.
+  ModelSpec s = tiny_dense();
+  s.layers[1] = sliding_layer(2, 16, 1000);
+  EXPECT_EQ(total_at(s, kRun, zero_profile(), 1000), 359465u);
+
+  MaxContext above = solve_max_context(s, kRun, zero_profile(), 500000);
+  // (500000 - 223465) / 136 = 2033.3 -> 2033: 499953 fits, 2034 -> 500089 does not
+  EXPECT_EQ(above.tokens, 2033u);
+  EXPECT_EQ(above.total_at_tokens, 499953u);
+  EXPECT_EQ(above.total_at_next, 500089u);
+
+  MaxContext below = solve_max_context(s, kRun, zero_profile(), 300000);
+  // (300000 - 95465) / 264 = 774.7 -> 774: 299801 fits, 775 -> 300065 does not
+  EXPECT_EQ(below.tokens, 774u);
+  EXPECT_EQ(below.total_at_next, 300065u);
+}
+
+TEST(MaxContext, ClampedToMaxPositionEmbeddings) {
+  MaxContext m = solve_max_context(tiny_dense(), kRun, zero_profile(), uint64_t{1} << 40);
+  EXPECT_EQ(m.tokens, 8192u);
+  EXPECT_TRUE(m.clamped);
+  EXPECT_TRUE(m.from_max_position);
+  EXPECT_EQ(m.limit, 8192u);
+}
+
+TEST(MaxContext, NotEvenOneToken) {
+  MaxContext m = solve_max_context(tiny_dense(), kRun, zero_profile(), 6000);
+  EXPECT_EQ(m.tokens, 0u);  // one token needs 3049 + 3152 = 6201
+  EXPECT_EQ(m.total_at_next, 6201u);
+}
+
+TEST(MaxContext, WithoutMaxPositionTheSearchCapApplies) {
+  ModelSpec s = tiny_dense();
+  s.dims.max_position_embeddings = 0;
+  MaxContext m = solve_max_context(s, kRun, zero_profile(), 1000000);
+  EXPECT_EQ(m.tokens, 3426u);
+  EXPECT_FALSE(m.from_max_position);
+  EXPECT_EQ(m.limit, kContextSearchCap);
+}
+
+TEST(MaxContext, ExactAtTheBoundaryWithRoundedOverheadAndManyPieces) {
+  // Overhead fractions round up per plan, margins multiply, windows and sequences add pieces:
+  // whatever the budget, the solved context fits and one more token does not.
+  ModelSpec s = llama31_8b_like();
+  for (int i = 0; i < 32; i += 2) s.layers[i] = sliding_layer(8, 128, 4096 + 37 * i);
+  CalibrationProfile prof = zero_profile();
+  prof.base_bytes = 123457;
+  prof.per_thread_bytes = 8191;
+  prof.weights_fraction = 0.0137;
+  prof.kv_fraction = 0.0311;
+  prof.workspace_fraction = 0.173;
+  prof.margin = 0.0719;
+  s.tensors.push_back(tensor("w", DType::BF16, 16000000000ull, Component::Other));
+  RunConfig run = run_with(4096, 3, 512, 2);
+  for (uint64_t budget : {18000000000ull, 19000000000ull, 20000000000ull, 25000000000ull,
+                          35000000000ull, 40000000000ull}) {
+    MaxContext m = solve_max_context(s, run, prof, budget);
+    ASSERT_GT(m.tokens, 0u) << budget;
+    ASSERT_LT(m.tokens, 131072u) << budget;
+    EXPECT_LE(total_at(s, run, prof, m.tokens), budget) << budget;
+    EXPECT_GT(total_at(s, run, prof, m.tokens + 1), budget) << budget;
+    EXPECT_LT(m.plans_evaluated, 48u) << budget;
+  }
+}
+
+TEST(Advice, KvCacheTypesSkipInvalidOnesAndJudgeTheRest) {
+  ModelSpec s = tiny_dense();
+  s.layers = {full_layer(2, 96), full_layer(2, 96)};  // 96: ggml blocks yes, MLX groups of 64 no
+  // f16 KV at context 100: 2 layers x 2 x (192 + 192) x 100 = 153600
+  RunConfig run = kRun;
+  uint64_t f16_total = plan_memory(s, run, zero_profile()).total;
+  auto options = advise_kv_cache_types(s, run, zero_profile(), f16_total - 1);
+  ASSERT_EQ(options.size(), 10u);
+  for (const auto& o : options) {
+    if (o.name == "q4" || o.name == "q8") {
+      EXPECT_FALSE(o.valid) << o.name;
+      EXPECT_NE(o.problem.find("96"), std::string::npos) << o.problem;
+    } else {
+      EXPECT_TRUE(o.valid) << o.name;
+    }
+    if (o.name == "f16" || o.name == "f32" || o.name == "bf16") {
+      EXPECT_FALSE(o.fits) << o.name;
+    }
+    if (o.name == "q8_0") {
+      // q8_0 row of 96 = 3 x 34 = 102: KV = 2 x 2 x 204 x 100 = 81600 instead of 153600
+      EXPECT_TRUE(o.fits);
+      EXPECT_EQ(f16_total - o.total, 72000u);
+    }
+  }
+}
+
+TEST(Advice, WeightFormatsAskTheSpecMakerForEachFormat) {
+  // A stand-in for the registry: bf16 = 3000000 B, 8bit = 1600000 B, 4bit = 850000 B.
+  SpecForFormat make = [](const AnalyticOptions& o) {
+    ModelSpec s = tiny_dense();
+    uint64_t bytes = 3000000;
+    if (o.requantize && o.requantize->bits == 8) bytes = 1600000;
+    if (o.requantize && o.requantize->bits == 4) bytes = 850000;
+    s.tensors = {tensor("w", DType::U8, bytes, Component::Other)};
+    return s;
+  };
+  // plan without weights at context 100: 25600 KV + 95264 workspace = 120864
+  auto options = advise_weight_formats(make, kRun, zero_profile(), 2000000);
+  ASSERT_EQ(options.size(), 3u);
+  EXPECT_EQ(options[0].name, "bf16");
+  EXPECT_EQ(options[0].total, 3120864u);
+  EXPECT_FALSE(options[0].fits);
+  EXPECT_EQ(options[1].name, "8bit");
+  EXPECT_EQ(options[1].total, 1720864u);
+  EXPECT_TRUE(options[1].fits);
+  EXPECT_EQ(options[2].name, "4bit");
+  EXPECT_TRUE(options[2].fits);
+
+  auto rec = recommend(make, kRun, zero_profile(), 2000000);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->weight_format, "8bit");
+  EXPECT_EQ(rec->cache_type, KvCacheType::F16);
+}
+
+TEST(Advice, RecommendKeepsTheWeightsPreciseAndShrinksTheCache) {
+  // Same stand-in, with 2 KV heads of 32 (ggml blocks of 32 now divide the head dim).
+  SpecForFormat make = [](const AnalyticOptions& o) {
+    ModelSpec s = tiny_dense();
+    s.layers = {full_layer(2, 32), full_layer(2, 32)};
+    s.tensors = {tensor("w", DType::U8, o.requantize ? 1600000 : 3000000, Component::Other)};
+    return s;
+  };
+  // Workspace at R = 32: hidden 8192 + normed 8192 + q 32x128x4 = 16384 + k 8192 + v 8192 +
+  // attn_out 16384 + scores 800 + mlp 2 x 22528 + act 5632 + 768 + logits 2048 = 119840.
+  // KV at 100 tokens, 2 layers x 2 heads: q4_0 rows 18 -> 14400, q4_1 rows 20 -> 16000.
+  // bf16 + q4_0 = 3000000 + 119840 + 14400 = 3134240; bf16 + q4_1 = 3135840.
+  auto rec = recommend(make, kRun, zero_profile(), 3135000);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->weight_format, "bf16");
+  EXPECT_EQ(rec->cache_type, KvCacheType::Q4_0);
+  EXPECT_EQ(rec->total, 3134240u);
+  EXPECT_FALSE(recommend(make, kRun, zero_profile(), 1000).has_value());
+}
+
+TEST(Advice, WeightFormatTheRegistryRejectsIsListedWithItsProblem) {
+  SpecForFormat make = [](const AnalyticOptions& o) -> ModelSpec {
+    if (o.requantize) throw ConfigError("arch", "cannot quantize this (config.json, bits, 4)");
+    return tiny_dense();
+  };
+  auto options = advise_weight_formats(make, kRun, zero_profile(), 2000000);
+  EXPECT_TRUE(options[0].valid);
+  EXPECT_FALSE(options[1].valid);
+  EXPECT_NE(options[1].problem.find("cannot quantize"), std::string::npos);
+}

@@ -1,0 +1,179 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "estimate/specs.h"
+#include "mlxcel/errors.h"
+#include "mlxcel/estimate.h"
+
+using namespace mlxcel;
+using namespace mlxcel::test;
+
+namespace {
+
+std::map<std::string, uint64_t> buffers(const MemoryPlan& p) {
+  std::map<std::string, uint64_t> m;
+  for (const auto& b : p.workspace.buffers) m[b.name] = b.bytes;
+  return m;
+}
+
+}  // namespace
+
+TEST(Workspace, DenseModelBufferByBuffer) {
+  // tiny_dense: hidden 64, 4 heads x 16, 2 KV heads x 16, ffn 176, vocab 512.
+  // context 100, chunk 32, 1 sequence, 2 threads: R = max(min(32, 100), 1) = 32.
+  MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), zero_profile());
+  EXPECT_EQ(p.workspace.rows, 32u);
+  std::map<std::string, uint64_t> expect{
+      {"hidden", 8192},            // 32 x 64 x 4
+      {"normed", 8192},            // 32 x 64 x 4
+      {"q", 8192},                 // 32 x (4 x 16) x 4
+      {"k", 4096},                 // 32 x (2 x 16) x 4
+      {"v", 4096},                 // 32 x (2 x 16) x 4
+      {"attn_out", 8192},          // 32 x (4 x 16) x 4
+      {"scores", 800},             // 2 threads x 100 x 4
+      {"mlp_gate", 22528},         // 32 x 176 x 4
+      {"mlp_up", 22528},           // 32 x 176 x 4
+      {"act_quant_values", 5632},  // 32 x max(64, 176, 64) = 32 x 176
+      {"act_quant_scales", 768},   // 32 x ceil(176/32)=6 x 4
+      {"logits", 2048},            // 1 x 512 x 4
+  };
+  EXPECT_EQ(buffers(p), expect);
+  EXPECT_EQ(p.workspace.total, 95264u);
+  // The buffer list keeps a fixed order: the runtime allocates it as listed.
+  ASSERT_EQ(p.workspace.buffers.size(), 12u);
+  EXPECT_EQ(p.workspace.buffers.front().name, "hidden");
+  EXPECT_EQ(p.workspace.buffers.back().name, "logits");
+}
+
+TEST(Workspace, RowsFollowChunkContextAndSequences) {
+  ModelSpec s = tiny_dense();
+  EXPECT_EQ(plan_memory(s, run_with(10, 3, 32), zero_profile()).workspace.rows, 10u);
+  EXPECT_EQ(plan_memory(s, run_with(100, 40, 32), zero_profile()).workspace.rows, 40u);
+  EXPECT_EQ(plan_memory(s, run_with(100, 1, 32), zero_profile()).workspace.rows, 32u);
+  // Logits scale with sequences: 40 x 512 x 4 = 81920.
+  EXPECT_EQ(buffers(plan_memory(s, run_with(100, 40, 32), zero_profile()))["logits"], 81920u);
+}
+
+TEST(Workspace, MoeUsesTheWidestMlpAndRouterLogits) {
+  ModelSpec s = tiny_dense();
+  s.dims.intermediate_size = 0;
+  s.dims.moe_intermediate_size = 32;
+  s.dims.experts_per_token = 2;
+  s.dims.num_experts = 8;
+  s.dims.shared_expert_intermediate_size = 48;
+  // ffn = max(0, 32 x 2, 48) = 64; R = 32
+  auto b = buffers(plan_memory(s, run_with(100, 1, 32), zero_profile()));
+  EXPECT_EQ(b["mlp_gate"], 8192u);        // 32 x 64 x 4
+  EXPECT_EQ(b["router_logits"], 1024u);   // 32 x 8 x 4
+  EXPECT_EQ(b["act_quant_values"], 2048u);  // 32 x max(64, 64, 64)
+  EXPECT_EQ(b["act_quant_scales"], 256u);   // 32 x 2 x 4
+}
+
+TEST(Workspace, MlaUsesTheLatentForKAndV) {
+  ModelSpec s = tiny_dense();
+  LayerCache l = mla_layer(96);
+  l.k_head_dim = 24;  // qk head dim
+  l.v_head_dim = 16;
+  s.layers = {l};
+  auto b = buffers(plan_memory(s, run_with(100, 1, 32), zero_profile()));
+  EXPECT_EQ(b["q"], 12288u);        // 32 x 4 x 24 x 4
+  EXPECT_EQ(b["k"], 12288u);        // 32 x 96 x 4
+  EXPECT_EQ(b["v"], 12288u);        // 32 x 96 x 4
+  EXPECT_EQ(b["attn_out"], 8192u);  // 32 x 4 x 16 x 4
+}
+
+TEST(Workspace, SlidingOnlyModelScoresRowStopsAtTheWindow) {
+  ModelSpec s = tiny_dense();
+  s.layers = {sliding_layer(2, 16, 64), sliding_layer(2, 16, 64)};
+  auto b = buffers(plan_memory(s, run_with(1000, 1, 32, 3), zero_profile()));
+  EXPECT_EQ(b["scores"], 768u);  // 3 threads x min(1000, 64) x 4
+}
+
+TEST(Workspace, LinearLayersAddTheirPerTokenScratch) {
+  ModelSpec s = tiny_dense();
+  s.layers = {linear_layer(1000, 300), full_layer(2, 16)};
+  auto b = buffers(plan_memory(s, run_with(100, 1, 32), zero_profile()));
+  EXPECT_EQ(b["linear_scratch"], 38400u);    // 32 x 300 x 4
+  EXPECT_EQ(b["act_quant_values"], 9600u);   // 32 x max(64, 176, 64, 300)
+  EXPECT_EQ(b["act_quant_scales"], 1280u);   // 32 x ceil(300/32)=10 x 4
+}
+
+TEST(Workspace, LinearLayerWithoutScratchWidthIsWarnedAbout) {
+  ModelSpec s = tiny_dense();
+  s.layers = {linear_layer(1000, 0), full_layer(2, 16)};
+  MemoryPlan p = plan_memory(s, run_with(100, 1, 32), zero_profile());
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_NE(p.warnings[0].find("layer 0 (linear)"), std::string::npos);
+}
+
+TEST(Workspace, MissingHiddenSizeIsAConfigError) {
+  ModelSpec s = tiny_dense();
+  s.dims.hidden_size = 0;
+  try {
+    plan_memory(s, run_with(100), zero_profile());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("hidden_size"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Weights, SummedByComponentAndDtypeInFixedOrder) {
+  ModelSpec s = tiny_dense();
+  s.source = WeightSource::Exact;
+  s.tensors = {
+      tensor("embed", DType::BF16, 1000, Component::Embeddings),
+      tensor("q", DType::BF16, 300, Component::Attention),
+      tensor("k", DType::F32, 100, Component::Attention),
+      tensor("norm", DType::F32, 20, Component::Norms),
+      tensor("gate", DType::U32, 700, Component::Mlp),
+  };
+  MemoryPlan p = plan_memory(s, run_with(100), zero_profile());
+  EXPECT_EQ(p.weights.total, 2120u);
+  EXPECT_EQ(p.weights.source, WeightSource::Exact);
+  ASSERT_EQ(p.weights.by_component.size(), 4u);
+  EXPECT_EQ(p.weights.by_component[0].name, "embeddings");
+  EXPECT_EQ(p.weights.by_component[1].name, "attention");
+  EXPECT_EQ(p.weights.by_component[1].bytes, 400u);
+  EXPECT_EQ(p.weights.by_component[1].count, 2u);
+  EXPECT_EQ(p.weights.by_component[2].name, "mlp");
+  EXPECT_EQ(p.weights.by_component[3].name, "norms");
+  ASSERT_EQ(p.weights.by_dtype.size(), 3u);  // DType order: U32, BF16, F32
+  EXPECT_EQ(p.weights.by_dtype[0].name, "U32");
+  EXPECT_EQ(p.weights.by_dtype[1].name, "BF16");
+  EXPECT_EQ(p.weights.by_dtype[1].bytes, 1300u);
+  EXPECT_EQ(p.weights.by_dtype[2].name, "F32");
+  EXPECT_EQ(p.weights.by_dtype[2].bytes, 120u);
+}
+
+TEST(Overhead, FormulaFromTheProfile) {
+  CalibrationProfile prof = zero_profile();
+  prof.base_bytes = 1000;
+  prof.per_thread_bytes = 100;
+  prof.weights_fraction = 0.5;
+  prof.kv_fraction = 0.25;
+  prof.workspace_fraction = 0.1;
+  prof.margin = 0.1;
+  prof.calibrated = true;
+  // tiny_dense at context 100, chunk 32, 2 threads: weights 1001, KV 2 layers x 128 B x 100 =
+  // 25600, workspace 95264 (see DenseModelBufferByBuffer); planned = 121865.
+  MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), prof);
+  EXPECT_EQ(p.planned, 121865u);
+  EXPECT_EQ(p.overhead.base, 1000u);
+  EXPECT_EQ(p.overhead.threads, 200u);     // 2 x 100
+  EXPECT_EQ(p.overhead.weights, 501u);     // ceil(0.5 x 1001)
+  EXPECT_EQ(p.overhead.kv, 6400u);         // 0.25 x 25600
+  EXPECT_EQ(p.overhead.workspace, 9527u);  // ceil(0.1 x 95264 = 9526.4)
+  // fitted = 1000 + 200 + 501 + 6400 + 9527 = 17628; margin = ceil(0.1 x (121865 + 17628))
+  EXPECT_EQ(p.overhead.margin, 13950u);
+  EXPECT_EQ(p.overhead.total, 31578u);
+  EXPECT_EQ(p.total, 153443u);
+  EXPECT_TRUE(p.overhead.calibrated);
+}
+
+TEST(Overhead, ZeroProfileLeavesThePlannedBytes) {
+  MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), zero_profile());
+  EXPECT_EQ(p.overhead.total, 0u);
+  EXPECT_EQ(p.total, p.planned);
+  EXPECT_EQ(p.total, 121865u);
+}
