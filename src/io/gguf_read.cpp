@@ -97,7 +97,8 @@ class HeaderReader {
     if (n > remaining()) truncated(n, what);
     check_limit(n);
     uint64_t ahead = floor_ > pos_ ? std::min(kChunk, floor_ - pos_) : 0;
-    uint64_t want = std::max(n, ahead);
+    // The floor of a malformed file may lie past its end; never ask for more than is there.
+    uint64_t want = std::max(n, std::min(ahead, remaining()));
     std::vector<char> next(want);
     uint64_t kept = 0;
     if (pos_ >= buf_start_ && pos_ < buf_end) {
