@@ -39,7 +39,9 @@ struct GgufFile {
   // Same meaning as write_gguf's `types`, so a file can be rewritten with its own types.
   std::map<std::string, uint32_t> metadata_types;
   uint64_t header_end = 0;   // end of the tensor infos (data_start is this aligned up)
-  std::vector<TensorSpec> tensors;  // shape row-major (ggml ne reversed), offsets absolute
+  // In tensor-info order; shape row-major (ggml ne reversed), offsets absolute, file left -1.
+  // n_dims 0 is a scalar (shape [], 1 element); a dimension of 0 is an empty tensor (0 bytes).
+  std::vector<TensorSpec> tensors;
   uint64_t bytes_read = 0;
 };
 
@@ -53,6 +55,13 @@ GgufFile read_gguf(const std::string& path, const GgufReadOptions& options = {})
 
 // Writer for tests and tools: metadata values are written with the GGUF type implied by the
 // JSON value unless `types` names one (key -> gguf value type id, arrays: element type id).
+// Implied types: bool; string; non-negative integer -> uint32, or uint64 past 2^32-1; negative
+// integer -> int32, or int64 past its range; float -> float32; array -> element type from all its
+// values (any float -> float32, any negative -> int32/int64, else uint32/uint64; nested arrays
+// each decide their own; an empty array is uint32). general.alignment (default 32, written as
+// uint32 when present) sets the data alignment; every tensor starts and ends aligned. Atomic
+// (temporary + rename); nullptr data and padding stay holes.
+// Throws FormatError for values that do not fit their type and IoError for write failures.
 struct GgufTensorData {
   std::string name;
   DType dtype = DType::F32;

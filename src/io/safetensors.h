@@ -17,7 +17,9 @@ struct SafetensorsHeader {
   uint64_t file_size = 0;
   uint64_t header_len = 0;   // the JSON length from the first 8 bytes
   uint64_t data_start = 0;   // 8 + header_len
-  std::vector<TensorSpec> tensors;  // offsets absolute in the file; component left as Other
+  // In file order (sorted by offset); offsets absolute in the file; component left as Other and
+  // file left -1 (the spec builder assigns the index into ModelSpec::files).
+  std::vector<TensorSpec> tensors;
   std::map<std::string, std::string> metadata;  // "__metadata__"
   uint64_t bytes_read = 0;   // bytes read from the file
 };
@@ -35,6 +37,8 @@ struct SafetensorsIndex {
 };
 
 // Throws FormatError for malformed JSON or an unsafe shard name (absolute, "..", a separator).
+// metadata.total_size is optional (an integral float such as 1.6e10 is accepted). Shards are not
+// checked for existence here; locate_model does that.
 SafetensorsIndex read_safetensors_index(const std::string& path);
 
 struct SafetensorsTensorData {
