@@ -1,0 +1,40 @@
+// What a loader produces: the whole pipeline of one tokenizer. Loaders fill the fields, then
+// finalize() derives the lookup tables; after that the data is immutable and shared.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tokenizer/added_tokens.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/pipeline.h"
+
+namespace mlxcel::tok {
+
+struct TokenizerData {
+  std::string description;
+  std::string source;  // file, for messages
+  BpeModel model;
+  std::vector<AddedToken> added;
+  std::vector<NormalizerStep> normalizers;
+  std::vector<PreTokenizerStep> pre_tokenizers;
+  std::vector<DecoderStep> decoders;
+  std::vector<int32_t> prefix_ids, suffix_ids;  // post-processor for a single sequence
+  std::optional<int32_t> bos, eos;
+
+  // Derived by finalize().
+  std::vector<std::string> id_to_token;  // model vocabulary and added tokens
+  std::vector<uint8_t> present;
+  std::vector<uint8_t> special;
+  AddedTokenMatcher raw_matcher;         // tokens with normalized == false, found in the input
+  AddedTokenMatcher normalized_matcher;  // tokens with normalized == true, in normalized text
+  bool lossless = true;
+
+  // Builds the tables; throws FormatError on an added token whose id clashes with a different
+  // vocabulary token, or post-processor ids outside the vocabulary.
+  void finalize();
+};
+
+}  // namespace mlxcel::tok
