@@ -96,6 +96,7 @@ MaxContext solve_max_context(const ModelSpec& spec, const RunConfig& run,
 std::vector<WeightFormat> advisor_weight_formats() {
   std::vector<WeightFormat> formats;
   WeightFormat bf16{"bf16", {}};
+  bf16.options.requantize = Quantization{};  // method None: plain floats, even for a quantized model
   bf16.options.float_dtype = DType::BF16;
   formats.push_back(bf16);
   for (uint32_t bits : {8u, 4u}) {

@@ -205,14 +205,18 @@ WorkspacePlan plan_workspace(const ModelSpec& spec, const RunConfig& run,
                                  d.shared_expert_intermediate_size});
   const AttentionWidths att = attention_widths(spec, run);
   uint64_t linear_w = 0;
+  std::vector<size_t> no_scratch;
   for (size_t idx = 0; idx < spec.layers.size(); ++idx) {
     const auto& l = spec.layers[idx];
     if (l.kind != LayerKind::Linear) continue;
-    if (l.scratch_elems_per_token == 0)
-      warnings.push_back(fmt::format("layer {} (linear) has no per-token scratch width; the "
-                                     "workspace leaves out its projections", idx));
+    if (l.scratch_elems_per_token == 0) no_scratch.push_back(idx);
     linear_w = std::max(linear_w, l.scratch_elems_per_token);
   }
+  if (!no_scratch.empty())
+    warnings.push_back(fmt::format("{} linear layer(s) (first: layer {}) have no per-token scratch "
+                                   "width from the architecture; the workspace leaves out their "
+                                   "projections",
+                                   no_scratch.size(), no_scratch.front()));
   const uint64_t A = std::max({H, ffn, att.out, linear_w});
 
   auto push = [&](std::string name, uint64_t bytes) {

@@ -156,6 +156,13 @@ TEST(Advice, WeightFormatsAskTheSpecMakerForEachFormat) {
     return s;
   };
   // plan without weights at context 100: 25600 KV + 95264 workspace = 120864
+  auto formats = advisor_weight_formats();
+  ASSERT_EQ(formats.size(), 3u);
+  EXPECT_EQ(formats[0].options.requantize->method, QuantMethod::None);  // plain floats
+  EXPECT_EQ(formats[0].options.float_dtype, DType::BF16);
+  EXPECT_EQ(formats[1].options.requantize->method, QuantMethod::Mlx);
+  EXPECT_EQ(formats[1].options.requantize->bits, 8u);
+  EXPECT_EQ(formats[2].options.requantize->group_size, 64u);
   auto options = advise_weight_formats(make, kRun, zero_profile(), 2000000);
   ASSERT_EQ(options.size(), 3u);
   EXPECT_EQ(options[0].name, "bf16");
@@ -178,7 +185,7 @@ TEST(Advice, RecommendKeepsTheWeightsPreciseAndShrinksTheCache) {
   SpecForFormat make = [](const AnalyticOptions& o) {
     ModelSpec s = tiny_dense();
     s.layers = {full_layer(2, 32), full_layer(2, 32)};
-    s.tensors = {tensor("w", DType::U8, o.requantize ? 1600000 : 3000000, Component::Other)};
+    s.tensors = {tensor("w", DType::U8, o.requantize->bits ? 1600000 : 3000000, Component::Other)};
     return s;
   };
   // Workspace at R = 32: hidden 8192 + normed 8192 + q 32x128x4 = 16384 + k 8192 + v 8192 +
@@ -195,7 +202,7 @@ TEST(Advice, RecommendKeepsTheWeightsPreciseAndShrinksTheCache) {
 
 TEST(Advice, WeightFormatTheRegistryRejectsIsListedWithItsProblem) {
   SpecForFormat make = [](const AnalyticOptions& o) -> ModelSpec {
-    if (o.requantize) throw ConfigError("arch", "cannot quantize this (config.json, bits, 4)");
+    if (o.requantize->bits) throw ConfigError("arch", "cannot quantize this (config.json, bits, 4)");
     return tiny_dense();
   };
   auto options = advise_weight_formats(make, kRun, zero_profile(), 2000000);

@@ -101,10 +101,11 @@ TEST(Workspace, LinearLayersAddTheirPerTokenScratch) {
 
 TEST(Workspace, LinearLayerWithoutScratchWidthIsWarnedAbout) {
   ModelSpec s = tiny_dense();
-  s.layers = {linear_layer(1000, 0), full_layer(2, 16)};
+  s.layers = {full_layer(2, 16), linear_layer(1000, 0), linear_layer(1000, 0)};
   MemoryPlan p = plan_memory(s, run_with(100, 1, 32), zero_profile());
-  ASSERT_EQ(p.warnings.size(), 1u);
-  EXPECT_NE(p.warnings[0].find("layer 0 (linear)"), std::string::npos);
+  ASSERT_EQ(p.warnings.size(), 1u);  // one warning for all of them
+  EXPECT_NE(p.warnings[0].find("2 linear layer(s) (first: layer 1)"), std::string::npos)
+      << p.warnings[0];
 }
 
 TEST(Workspace, MissingHiddenSizeIsAConfigError) {
