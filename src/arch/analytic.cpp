@@ -70,13 +70,25 @@ class Lister {
   std::vector<LogicalTensor> take() { return std::move(out_); }
 
  private:
+  // Conditions and shapes depend on the env only, so each rule is evaluated once.
+  struct Evaluated {
+    bool on = false;
+    std::vector<uint64_t> shape;
+  };
+
   void emit(const TensorRule& r, const std::string& prefix, std::string_view expert, bool mtp) {
-    if (!eval_when(r.when, plan_.env)) return;
-    auto it = shapes_.find(&r);
-    if (it == shapes_.end()) it = shapes_.emplace(&r, eval_shape(r.shape, plan_.env, config_name_)).first;
+    auto it = rules_.find(&r);
+    if (it == rules_.end()) {
+      Evaluated ev;
+      ev.on = eval_when(r.when, plan_.env);
+      if (ev.on) ev.shape = eval_shape(r.shape, plan_.env, config_name_);
+      it = rules_.emplace(&r, std::move(ev)).first;
+    }
+    if (!it->second.on) return;
     LogicalTensor t;
-    t.name = prefix + expand(r.name, plan_.model_prefix, head_, expert);
-    t.shape = it->second;
+    t.name = prefix;
+    t.name += expand(r.name, plan_.model_prefix, head_, expert);
+    t.shape = it->second.shape;
     t.comp = mtp ? Component::Other : r.comp;
     t.q = r.q;
     t.in_axis = r.in_axis;
@@ -88,7 +100,7 @@ class Lister {
   const Family& f_;
   const std::string& config_name_;
   std::string head_;
-  std::map<const TensorRule*, std::vector<uint64_t>> shapes_;
+  std::map<const TensorRule*, Evaluated> rules_;
   std::vector<LogicalTensor> out_;
 };
 
@@ -209,7 +221,7 @@ ModelSpec analytic_spec(const nlohmann::json& config, const AnalyticOptions& opt
                        "counted; only the text model is");
 
   auto logical = arch::logical_tensors(plan, mtp, config_name);
-  spec.tensors = arch::materialize_tensors(logical, scheme, fdt, config_name);
+  spec.tensors = arch::materialize_tensors(std::move(logical), scheme, fdt, config_name);
   spec.float_dtype = fdt;
   spec.quant = scheme.quant;
   spec.architecture = std::string(plan.family->name);

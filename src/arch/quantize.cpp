@@ -268,17 +268,17 @@ QuantScheme quant_scheme_from_request(const Quantization& q, const Family& famil
   return s;
 }
 
-std::vector<TensorSpec> materialize_tensors(const std::vector<LogicalTensor>& logical,
+std::vector<TensorSpec> materialize_tensors(std::vector<LogicalTensor> logical,
                                             const QuantScheme& s, DType float_dtype,
                                             const std::string& config_name) {
   std::vector<TensorSpec> out;
   out.reserve(logical.size() * (s.quant.method == QuantMethod::None ? 1 : 3));
   Out o{out, config_name};
-  for (const auto& t : logical) {
+  for (auto& t : logical) {
     const DType fdt = t.dtype.value_or(float_dtype);
     const bool matrix = t.shape.size() >= 2;
-    if (!matrix || t.q == QClass::Float) {
-      o.add(t.name, t.shape, fdt, t.comp);
+    if (!matrix || t.q == QClass::Float || (s.quant.method == QuantMethod::None && !s.mxfp4)) {
+      o.add(std::move(t.name), std::move(t.shape), fdt, t.comp);
       continue;
     }
     const size_t axis = t.in_axis < 0 ? t.shape.size() - 1 : static_cast<size_t>(t.in_axis);

@@ -47,7 +47,7 @@ QuantScheme quant_scheme_from_config(const ConfigView& cv, const Family& family,
 QuantScheme quant_scheme_from_request(const Quantization& q, const Family& family);
 
 // Checkpoint tensors for the logical list; overflow-checked.
-std::vector<TensorSpec> materialize_tensors(const std::vector<LogicalTensor>& logical,
+std::vector<TensorSpec> materialize_tensors(std::vector<LogicalTensor> logical,
                                             const QuantScheme& scheme, DType float_dtype,
                                             const std::string& config_name);
 
