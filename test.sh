@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
+# tokenizers.js for the tokenizer comparison tests (they skip themselves if node or it is missing).
+command -v npm >/dev/null && npm ci --prefix tests/node --no-audit --no-fund >&2 || echo "test.sh: npm ci --prefix tests/node failed or npm is missing; tokenizer comparisons with @huggingface/tokenizers will be skipped" >&2
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLXCEL_SANITIZE=ON \
   -DMLXCEL_BUILD_BENCH=ON >/dev/null
 cmake --build build-test
