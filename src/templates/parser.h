@@ -1,0 +1,24 @@
+// Recursive-descent parser for the Jinja statement and expression grammar, with Jinja's operator
+// precedence (filters and `is` tests bind tighter than arithmetic, `~` tighter than + and -).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "templates/ast.h"
+#include "templates/lexer.h"
+
+namespace mlxcel::templates {
+
+struct ParseOptions {
+  // Names of the filters and tests that exist; an unknown one is a syntax error, as in Jinja.
+  std::function<bool(const std::string&)> has_filter;
+  std::function<bool(const std::string&)> has_test;
+  // Deepest nesting of expressions and blocks accepted (guards the C++ stack).
+  int max_depth = 200;
+};
+
+// Throws FormatError ("[templates] syntax error at line L, column C: ...") on bad syntax.
+Body parse(const LexedTemplate& lexed, const ParseOptions& options);
+
+}  // namespace mlxcel::templates
