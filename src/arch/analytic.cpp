@@ -145,9 +145,15 @@ void mark_mtp_tensors(std::vector<TensorSpec>& tensors, uint64_t num_layers) {
       t.component = Component::Other;
       continue;
     }
+    // HF "...layers.<i>." and GGUF "blk.<i>."
     size_t pos = n.find("layers.");
-    if (pos == std::string_view::npos || (pos > 0 && n[pos - 1] != '.')) continue;
-    auto rest = n.substr(pos + 7);
+    size_t skip = 7;
+    if (pos == std::string_view::npos || (pos > 0 && n[pos - 1] != '.')) {
+      if (n.substr(0, 4) != "blk.") continue;
+      pos = 0;
+      skip = 4;
+    }
+    auto rest = n.substr(pos + skip);
     auto idx = rest.substr(0, rest.find('.'));
     if (!all_digits(idx) || idx.size() > 9) continue;
     if (std::stoull(std::string(idx)) >= num_layers) t.component = Component::Other;
