@@ -75,7 +75,7 @@ void parallel_for(uint64_t n, uint64_t align, F&& fn);
 //  - dense: data is F32, F16 or BF16 [rows, cols].
 //  - MLX affine: data is U32 [rows, cols*bits/32], element j of a row at bits (j*bits)%32 of word
 //    j*bits/32 (little-endian); scales and biases are F16 or BF16 [rows, cols/group_size];
-//    w = scale*q + bias. bits 4 or 8, group_size 32, 64 or 128.
+//    w = scale*q + bias. bits 4 or 8, group_size 32, 64 or 128 (F32 scales also accepted).
 struct Weight {
   DType dtype = DType::F32;  // F32, F16, BF16, or U32 for MLX affine
   uint64_t rows = 0;

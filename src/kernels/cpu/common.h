@@ -1,0 +1,50 @@
+// Helpers shared by the kernel variant files (internal).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/half.h"
+
+namespace mlxcel::kernels {
+
+// 0 = F32, 1 = F16, 2 = BF16 (for load_as_f32).
+inline int float_kind(DType t) { return t == DType::F32 ? 0 : (t == DType::F16 ? 1 : 2); }
+
+// Quantizes one group of x to int8 with d = max|x|/127; returns Σx in *sx and Σq in *sq.
+inline void quantize_group_scalar(const float* x, uint32_t len, int8_t* q, float* d, float* sx,
+                                  int32_t* sq) {
+  float amax = 0, sum = 0;
+  for (uint32_t i = 0; i < len; ++i) {
+    amax = std::fmax(amax, std::fabs(x[i]));
+    sum += x[i];
+  }
+  const float dd = amax / 127.0f;
+  const float id = amax > 0 ? 127.0f / amax : 0.0f;
+  int32_t s = 0;
+  for (uint32_t i = 0; i < len; ++i) {
+    const int v = static_cast<int>(std::nearbyint(x[i] * id));
+    q[i] = static_cast<int8_t>(v);
+    s += v;
+  }
+  *d = dd;
+  *sx = sum;
+  *sq = s;
+}
+
+// f32 GEMM through OpenBLAS for y rows [r0, r1): f32 weights directly, f16/bf16 converted in
+// panels of kDensePanelRows rows into `panel`. Used by every ISA level (OpenBLAS dispatches itself).
+constexpr uint64_t kDensePanelRows = 64;
+void dense_gemm_blas(const DenseArgs& a, uint64_t r0, uint64_t r1, void* panel);
+
+// Scalar element-wise kernels (also the tails of the SIMD ones).
+float exp_scalar(float x);
+void silu_mul_scalar(const float* g, const float* u, float* o, uint64_t n);
+void gelu_tanh_mul_scalar(const float* g, const float* u, float* o, uint64_t n);
+void softmax_row_scalar(float* x, uint64_t n);
+float dot_scalar(const float* a, const float* b, uint64_t n);
+void axpy_scalar(float a, const float* x, float* y, uint64_t n);
+void widen_row_scalar(const uint16_t* src, bool is_f16, float* dst, uint64_t n);
+
+}  // namespace mlxcel::kernels

@@ -1,0 +1,80 @@
+// The one dispatch point: a table of kernel variants per ISA level, chosen by active_isa().
+// Internal to src/kernels/cpu.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/kernels.h"
+
+namespace mlxcel::kernels {
+
+// Activation rows quantized for affine weights: int8 per group (float scale d), plus per group
+// the exact Σx (bias term) and Σq (the AVX2 8-bit kernel works on q-128 and adds 128·Σq back).
+// Pointers into the caller's scratch; q has row stride q_stride bytes, the others `groups`.
+struct QuantAct {
+  int8_t* q = nullptr;
+  float* d = nullptr;
+  float* sx = nullptr;
+  int32_t* sq = nullptr;
+  uint64_t n = 0, cols = 0, groups = 0, q_stride = 0;
+  uint32_t group = 0;
+};
+
+struct DenseArgs {
+  const Weight* w;
+  const float* x;
+  uint64_t x_stride, n;
+  float* y;
+  uint64_t y_stride;
+  bool accumulate;
+};
+
+struct AffineArgs {
+  const Weight* w;
+  const QuantAct* a;
+  float* y;
+  uint64_t y_stride;
+  bool accumulate;
+};
+
+struct KernelTable {
+  Isa isa;
+  // Quantizes activation rows [m0, m1) of x into a (layout this ISA's affine kernels read).
+  void (*quantize_act)(const float* x, uint64_t x_stride, const QuantAct& a, uint32_t bits,
+                       uint64_t m0, uint64_t m1);
+  // y rows [r0, r1) of the weight for all n activation rows (weights streamed once).
+  void (*dense_rows)(const DenseArgs& args, uint64_t r0, uint64_t r1);
+  void (*affine_rows)(const AffineArgs& args, uint64_t r0, uint64_t r1);
+  // Blocked GEMM for large n (nullptr: not available at this level). Same contract as the row
+  // kernels; `panel` is this thread's scratch of gemm_panel_bytes(w) bytes.
+  void (*affine_gemm)(const AffineArgs& args, uint64_t r0, uint64_t r1, void* panel);
+  void (*quantize_act_gemm)(const float* x, uint64_t x_stride, const QuantAct& a, uint32_t bits,
+                            uint64_t m0, uint64_t m1);
+  void (*dense_gemm)(const DenseArgs& args, uint64_t r0, uint64_t r1, void* panel);
+  // Element-wise ops (n floats).
+  void (*silu_mul)(const float* g, const float* u, float* o, uint64_t n);
+  void (*gelu_tanh_mul)(const float* g, const float* u, float* o, uint64_t n);
+  void (*softmax_row)(float* x, uint64_t n);
+  float (*dot)(const float* a, const float* b, uint64_t n);
+  void (*axpy)(float a, const float* x, float* y, uint64_t n);  // y += a*x
+  // dst[n] = src[n] widened from F16 (is_f16) or BF16.
+  void (*widen_row)(const uint16_t* src, bool is_f16, float* dst, uint64_t n);
+};
+
+const KernelTable& kernel_table();  // for active_isa()
+
+// Per-level tables, defined in the variant files (nullptr-free for the levels they return).
+const KernelTable& scalar_table();
+const KernelTable& avx2_table();
+const KernelTable& avx512_table();
+const KernelTable& avx512bf16_table();
+
+// Rows of the blocked GEMM's weight panel and its per-thread scratch bytes.
+uint64_t affine_gemm_panel_bytes(uint64_t cols, uint32_t group);
+uint64_t dense_gemm_panel_bytes(uint64_t cols);
+// n above which linear() uses the GEMM kernels.
+constexpr uint64_t kGemmMinRows = 8;
+// Rows of x the GEMM quantizer pads to (micro-tile height).
+constexpr uint64_t kGemmRowPad = 16;
+
+}  // namespace mlxcel::kernels

@@ -1,0 +1,43 @@
+// Block geometry of the KV cache row formats, and the per-ISA kernels attention uses on them.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/kernels.h"
+
+namespace mlxcel::kernels {
+
+struct KvRowFormat {
+  uint32_t block;        // elements per block
+  uint32_t block_bytes;  // bytes per block
+};
+
+// Only for supported types (kv_type_supported).
+inline KvRowFormat kv_row_format(KvCacheType t) {
+  switch (t) {
+    case KvCacheType::F32: return {1, 4};
+    case KvCacheType::F16:
+    case KvCacheType::BF16: return {1, 2};
+    case KvCacheType::Q8_0: return {32, 34};
+    case KvCacheType::Q4_0: return {32, 18};
+    case KvCacheType::Q8: return {64, 68};
+    case KvCacheType::Q4: return {64, 36};
+    default: return {0, 0};
+  }
+}
+
+// out[i] = scale * dot(q, row_i) for n rows starting at rows, row_bytes apart.
+using KvScoresFn = void (*)(const void* rows, uint64_t row_bytes, uint64_t n, const float* q,
+                            uint64_t d, float scale, float* out);
+// out[d] += Σ_i p[i] * row_i.
+using KvAccumFn = void (*)(const void* rows, uint64_t row_bytes, uint64_t n, const float* p,
+                           uint64_t d, float* out);
+
+struct KvKernels {
+  KvScoresFn scores;
+  KvAccumFn accum;
+};
+// For the active ISA.
+KvKernels kv_kernels(KvCacheType t);
+
+}  // namespace mlxcel::kernels

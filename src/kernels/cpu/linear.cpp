@@ -1,0 +1,233 @@
+// linear(): validation, scratch layout and work splitting; the arithmetic is in the per-ISA files.
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "core/checked.h"
+#include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/half.h"
+#include "mlxcel/errors.h"
+
+namespace mlxcel::kernels {
+namespace {
+
+constexpr uint64_t kAlign = 64;
+
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+[[noreturn]] void bad_weight(const std::string& what, const Weight& w) {
+  throw FormatError("kernels", what + " (weight " + std::to_string(w.rows) + "x" +
+                                   std::to_string(w.cols) + ", dtype " +
+                                   std::string(dtype_name(w.dtype)) + ")");
+}
+
+bool is_float_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+// Bytes needed for the quantized activations of n rows (padded for the GEMM micro-tiles).
+uint64_t act_bytes(const Weight& w, uint64_t n) {
+  const uint64_t n_pad = align_up(n, kGemmRowPad);
+  const uint64_t groups = w.cols / w.group_size;
+  return align_up(n_pad * w.cols, kAlign) + 3 * align_up(n_pad * groups * 4, kAlign);
+}
+
+struct ScratchCursor {
+  std::byte* p;
+  std::byte* end;
+  std::byte* take(uint64_t bytes) {
+    std::byte* r = p;
+    p += align_up(bytes, kAlign);
+    return r;
+  }
+};
+
+}  // namespace
+
+Weight dense_weight(DType dtype, uint64_t rows, uint64_t cols, const void* data) {
+  Weight w;
+  w.dtype = dtype;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = data;
+  return w;
+}
+
+Weight affine_weight(uint64_t rows, uint64_t cols, uint32_t bits, uint32_t group_size,
+                     const void* data, DType scale_dtype, const void* scales, const void* biases) {
+  Weight w;
+  w.dtype = DType::U32;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = data;
+  w.bits = bits;
+  w.group_size = group_size;
+  w.scale_dtype = scale_dtype;
+  w.scales = scales;
+  w.biases = biases;
+  return w;
+}
+
+void validate_weight(const Weight& w) {
+  if (w.rows == 0 || w.cols == 0) bad_weight("empty weight", w);
+  if (w.data == nullptr) bad_weight("weight data is null", w);
+  if (!checked_mul(w.rows, w.cols)) bad_weight("weight element count overflows", w);
+  if (w.dtype == DType::U32) {
+    if (w.bits != 4 && w.bits != 8) {
+      throw ConfigError("kernels", "unsupported affine quantization bits (bits, " +
+                                       std::to_string(w.bits) + "; supported 4 and 8)");
+    }
+    if (w.group_size != 32 && w.group_size != 64 && w.group_size != 128) {
+      throw ConfigError("kernels", "unsupported affine quantization group size (group_size, " +
+                                       std::to_string(w.group_size) + "; supported 32, 64, 128)");
+    }
+    if (w.cols % w.group_size != 0) {
+      bad_weight("in features not a multiple of the group size " + std::to_string(w.group_size),
+                 w);
+    }
+    if (w.scale_dtype != DType::F16 && w.scale_dtype != DType::BF16 &&
+        w.scale_dtype != DType::F32) {
+      bad_weight("scales/biases must be F16, BF16 or F32, got " +
+                     std::string(dtype_name(w.scale_dtype)),
+                 w);
+    }
+    if (w.scales == nullptr || w.biases == nullptr) bad_weight("scales or biases are null", w);
+  } else if (!is_float_dtype(w.dtype)) {
+    bad_weight("unsupported weight dtype", w);
+  }
+}
+
+uint64_t weight_bytes(const Weight& w) {
+  if (w.dtype == DType::U32) {
+    const uint64_t groups = w.cols / w.group_size;
+    const uint64_t sbytes = w.scale_dtype == DType::F32 ? 4 : 2;
+    return w.rows * (w.cols * w.bits / 8) + 2 * w.rows * groups * sbytes;
+  }
+  return w.rows * w.cols * (w.dtype == DType::F32 ? 4 : 2);
+}
+
+uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads) {
+  validate_weight(w);
+  if (threads == 0) threads = 1;
+  uint64_t bytes = kAlign;  // slack to align the caller's pointer
+  if (w.quantized()) {
+    bytes += act_bytes(w, n);
+    if (n >= kGemmMinRows) bytes += threads * align_up(affine_gemm_panel_bytes(w.cols, w.group_size), kAlign);
+  } else if (n >= kGemmMinRows && w.dtype != DType::F32) {
+    bytes += threads * align_up(dense_gemm_panel_bytes(w.cols), kAlign);
+  }
+  return bytes;
+}
+
+void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std::byte> scratch,
+            const LinearOptions& opt) {
+  validate_weight(w);
+  if (n == 0) return;
+  if (x == nullptr || y == nullptr) throw UsageError("kernels", "linear: x or y is null");
+  const uint64_t r0 = opt.row_begin;
+  const uint64_t r1 = std::min(opt.row_end, w.rows);
+  if (r0 > r1) {
+    throw UsageError("kernels", "linear: row range begins past its end (row_begin, " +
+                                    std::to_string(r0) + ")");
+  }
+  if (r0 == r1) return;
+  const uint64_t xs = opt.x_stride ? opt.x_stride : w.cols;
+  const uint64_t ys = opt.y_stride ? opt.y_stride : w.rows;
+  if (xs < w.cols) throw UsageError("kernels", "linear: x_stride smaller than in features");
+  if (ys < r1) throw UsageError("kernels", "linear: y_stride smaller than the output rows");
+  const uint32_t threads = num_threads();
+  const uint64_t need = linear_scratch_bytes(w, n, threads);
+  if (scratch.size() < need) {
+    throw UsageError("kernels", "linear: scratch too small (have " +
+                                    std::to_string(scratch.size()) + " bytes, need " +
+                                    std::to_string(need) + ")");
+  }
+  auto base = reinterpret_cast<uintptr_t>(scratch.data());
+  ScratchCursor cur{reinterpret_cast<std::byte*>(align_up(base, kAlign)),
+                    scratch.data() + scratch.size()};
+  const KernelTable& kt = kernel_table();
+  const uint64_t rows = r1 - r0;
+
+  if (w.quantized()) {
+    const bool gemm = n >= kGemmMinRows && kt.affine_gemm != nullptr;
+    const uint64_t n_pad = align_up(n, kGemmRowPad);
+    QuantAct a;
+    a.n = n;
+    a.cols = w.cols;
+    a.group = w.group_size;
+    a.groups = w.cols / w.group_size;
+    a.q_stride = w.cols;
+    a.q = reinterpret_cast<int8_t*>(cur.take(n_pad * w.cols));
+    a.d = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
+    a.sx = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
+    a.sq = reinterpret_cast<int32_t*>(cur.take(n_pad * a.groups * 4));
+    auto quant = gemm ? kt.quantize_act_gemm : kt.quantize_act;
+    if (gemm && n_pad > n) {
+      // Padding rows take part in the micro-tiles; zero them so they stay finite.
+      std::memset(a.d + n * a.groups, 0, (n_pad - n) * a.groups * 4);
+      std::memset(a.sx + n * a.groups, 0, (n_pad - n) * a.groups * 4);
+      std::memset(a.sq + n * a.groups, 0, (n_pad - n) * a.groups * 4);
+    }
+    parallel_for(n, 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
+      quant(x, xs, a, w.bits, m0, m1);
+    });
+    AffineArgs args{&w, &a, y, ys, opt.accumulate};
+    if (gemm) {
+      const uint64_t panel_bytes = align_up(affine_gemm_panel_bytes(w.cols, w.group_size), kAlign);
+      std::byte* panels = cur.take(threads * panel_bytes);
+      parallel_for(rows, 32, [&](uint64_t b, uint64_t e, uint32_t t) {
+        kt.affine_gemm(args, r0 + b, r0 + e, panels + t * panel_bytes);
+      });
+    } else {
+      parallel_for(rows, 16, [&](uint64_t b, uint64_t e, uint32_t) {
+        kt.affine_rows(args, r0 + b, r0 + e);
+      });
+    }
+    return;
+  }
+
+  DenseArgs args{&w, x, xs, n, y, ys, opt.accumulate};
+  if (n >= kGemmMinRows && kt.dense_gemm != nullptr) {
+    const uint64_t panel_bytes =
+        w.dtype == DType::F32 ? 0 : align_up(dense_gemm_panel_bytes(w.cols), kAlign);
+    std::byte* panels = cur.take(threads * panel_bytes);
+    parallel_for(rows, 64, [&](uint64_t b, uint64_t e, uint32_t t) {
+      kt.dense_gemm(args, r0 + b, r0 + e, panels + t * panel_bytes);
+    });
+    return;
+  }
+  parallel_for(rows, 16, [&](uint64_t b, uint64_t e, uint32_t) {
+    kt.dense_rows(args, r0 + b, r0 + e);
+  });
+}
+
+void embedding_row(const Weight& w, uint64_t row, float* out) {
+  validate_weight(w);
+  if (row >= w.rows) {
+    throw UsageError("kernels", "embedding row out of range (row, " + std::to_string(row) +
+                                    ", rows " + std::to_string(w.rows) + ")");
+  }
+  const uint64_t c = w.cols;
+  switch (w.dtype) {
+    case DType::F32:
+      std::memcpy(out, static_cast<const float*>(w.data) + row * c, c * 4);
+      return;
+    case DType::F16:
+    case DType::BF16:
+      kernel_table().widen_row(static_cast<const uint16_t*>(w.data) + row * c,
+                               w.dtype == DType::F16, out, c);
+      return;
+    default: break;
+  }
+  const uint64_t groups = c / w.group_size;
+  const auto* bytes = static_cast<const uint8_t*>(w.data) + row * (c * w.bits / 8);
+  const int kind = w.scale_dtype == DType::F32 ? 0 : (w.scale_dtype == DType::F16 ? 1 : 2);
+  for (uint64_t g = 0; g < groups; ++g) {
+    const float s = load_as_f32(w.scales, kind, row * groups + g);
+    const float b = load_as_f32(w.biases, kind, row * groups + g);
+    for (uint64_t j = g * w.group_size; j < (g + 1) * w.group_size; ++j) {
+      const uint32_t q = w.bits == 8 ? bytes[j] : ((bytes[j / 2] >> ((j & 1) * 4)) & 0xf);
+      out[j] = s * static_cast<float>(q) + b;
+    }
+  }
+}
+
+}  // namespace mlxcel::kernels
