@@ -88,7 +88,8 @@ std::optional<uint64_t> vocab_of(const GgufFile& g, const Meta& m) {
   auto it = g.metadata.find("tokenizer.ggml.tokens");
   if (it != g.metadata.end()) {
     if (it->is_array()) return it->size();
-    if (it->is_object() && it->contains("length") && (*it)["length"].is_number_unsigned())
+    if (it->is_object() && it->contains("length") && (*it)["length"].is_number_integer() &&
+        (*it)["length"].get<int64_t>() >= 0)
       return (*it)["length"].get<uint64_t>();
   }
   for (const auto& t : g.tensors)  // [vocab, hidden] row-major
