@@ -20,13 +20,19 @@ std::string s_of(const Value& v) { return to_str(v); }
 
 Value ignore_case(const Value& v) { return v.is_string() ? Value::string(text::lower(v.as_string())) : v; }
 
-// "a.b.0" -> lookups of "a", "b", 0 (digits become indexes), as Jinja's attribute getters do.
-Value lookup_path(Interpreter& in, const Value& item, const Value& attribute) {
-  if (!attribute.is_string()) return in.get_item(item, attribute);
+// "a.b.0" -> lookups of "a", "b", 0 (digits become indexes), as Jinja's attribute getters do;
+// a default (map's default=) replaces an undefined result after every step.
+Value lookup_path(Interpreter& in, const Value& item, const Value& attribute,
+                  const Value* dflt = nullptr) {
+  auto step = [&](const Value& cur, const Value& key) {
+    Value r = in.get_item(cur, key);
+    return (r.is_undefined() && dflt && !dflt->is_none()) ? *dflt : r;
+  };
+  if (!attribute.is_string()) return step(item, attribute);
   Value cur = item;
   for (const std::string& part : text::split(attribute.as_string(), std::string("."), -1)) {
-    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    cur = in.get_item(cur, digits ? Value::integer(std::stoll(part)) : Value::string(part));
+    const bool digits = !part.empty() && part.size() < 18 && std::all_of(part.begin(), part.end(), ::isdigit);
+    cur = step(cur, digits ? Value::integer(std::stoll(part)) : Value::string(part));
   }
   return cur;
 }
@@ -336,9 +342,7 @@ Value f_map(Interpreter& in, const Value& v, CallArgs& args) {
       if (kv.first != "attribute" && kv.first != "default") fail("Unexpected keyword argument '" + kv.first + "'");
     }
     for (const Value& item : items) {
-      Value r = lookup_path(in, item, *attribute);
-      if (r.is_undefined() && dflt && !dflt->is_none()) r = *dflt;
-      out.push_back(std::move(r));
+      out.push_back(lookup_path(in, item, *attribute, dflt));
     }
     return Value::list(std::move(out));
   }

@@ -242,18 +242,23 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& s, const FramePtr& frame,
     }
     all = std::move(kept);
   }
-  if (all.empty()) return exec(s.otherwise, frame, out);
   auto items = std::make_shared<const ValueList>(std::move(all));
   auto loop = std::make_shared<LoopObject>(items);
   const Value loop_value = Value::object(loop);
+  // Jinja runs the else block unless some iteration reached the end of the body: a loop whose
+  // every iteration ended in break or continue still gets it.
+  bool completed = false;
   for (size_t i = 0; i < items->size(); ++i) {
     count_iterations(1);
     loop->index0 = i;
     auto f = std::make_shared<Frame>(frame);
     f->vars["loop"] = loop_value;
     assign(s.target, (*items)[i], *f);
-    if (exec(s.body, f, out) == Flow::Break) break;
+    const Flow flow = exec(s.body, f, out);
+    if (flow == Flow::Break) break;
+    if (flow == Flow::Normal) completed = true;
   }
+  if (!completed) return exec(s.otherwise, frame, out);
   return Flow::Normal;
 }
 
