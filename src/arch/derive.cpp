@@ -335,6 +335,11 @@ ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_na
 
   derive_common(cv, *f, p, n);
   if (f->derive) f->derive(cv, p);
+  // Tensors are listed per layer and expert; refuse counts no real model has before listing.
+  if (p.env["experts"] > 65536 || n * (p.env["experts"] + 1) > 4000000)
+    cv.fail(cv.spelling("num_experts").empty() ? "num_experts" : cv.spelling("num_experts"),
+            "implausible expert count " + std::to_string(p.env["experts"]) + " x " +
+                std::to_string(n) + " layers");
 
   p.layers.assign(n, LayerPlan{});
   auto types = cv.get_string_list("layer_types");

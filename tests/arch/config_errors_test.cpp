@@ -95,6 +95,13 @@ TEST(ConfigErrors, ShapeOverflow) {
   EXPECT_NE(msg.find("overflow"), std::string::npos) << msg;
 }
 
+TEST(ConfigErrors, ImplausibleExpertCount) {
+  auto config = test::real_config("mistralai__Mixtral-8x22B-v0.1");
+  config["num_local_experts"] = 1000000000;
+  auto msg = message_of<ConfigError>(config);
+  EXPECT_NE(msg.find("num_local_experts"), std::string::npos) << msg;
+}
+
 TEST(ConfigErrors, LayerTypesWrongLength) {
   auto config = nlohmann::json::parse(R"({
     "model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 3,
