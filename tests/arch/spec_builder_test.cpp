@@ -278,5 +278,42 @@ TEST(SpecBuilder, GgufExactWeightsAndLayers) {
   EXPECT_GT(spec.header_bytes_read, 0u);
 }
 
+TEST(SpecBuilder, SplitGgufPartsAreMerged) {
+  // Metadata in part 1, tensors spread over both parts; the first tensor of each part keeps its
+  // part's file index. Gemma 2 layout: 2 layers, even layer sliding over 4096 tokens.
+  TempDir dir;
+  nlohmann::json md = {{"general.architecture", "gemma2"}, {"gemma2.block_count", 2},
+                       {"gemma2.embedding_length", 64}, {"gemma2.feed_forward_length", 128},
+                       {"gemma2.attention.head_count", 2}, {"gemma2.attention.head_count_kv", 1},
+                       {"gemma2.attention.key_length", 32}, {"gemma2.attention.sliding_window", 4096},
+                       {"gemma2.context_length", 8192}, {"gemma2.vocab_size", 1000},
+                       {"split.no", 0}, {"split.count", 2}};
+  write_gguf(dir.file("m-00001-of-00002.gguf"), md,
+             {{"token_embd.weight", DType::BF16, {1000, 64}, nullptr},
+              {"blk.0.attn_q.weight", DType::Q8_0, {64, 64}, nullptr}});
+  write_gguf(dir.file("m-00002-of-00002.gguf"), {{"split.no", 1}, {"split.count", 2}},
+             {{"blk.1.attn_q.weight", DType::Q8_0, {64, 64}, nullptr},
+              {"output_norm.weight", DType::F32, {64}, nullptr}});
+  auto spec = load_model_spec(dir.file("m-00001-of-00002.gguf"));
+  EXPECT_EQ(spec.files.size(), 2u);
+  ASSERT_EQ(spec.tensors.size(), 4u);
+  EXPECT_EQ(spec.tensors[0].file, 0);
+  EXPECT_EQ(spec.tensors[3].file, 1);
+  EXPECT_EQ(test::kinds(spec), "sf");
+  EXPECT_EQ(spec.float_dtype, DType::BF16);
+  // 1000 x 64 x 2 = 128000; 2 x (4096 / 32 x 34) = 8704; 64 x 4 = 256 -> 136960
+  EXPECT_EQ(spec.weight_bytes(), 136960u);
+}
+
+TEST(AnalyticEqualsExact, Gemma3MultimodalWrapperTextOnly) {
+  auto config = nlohmann::json::parse(R"({
+    "model_type": "gemma3", "torch_dtype": "bfloat16",
+    "text_config": {"model_type": "gemma3_text", "hidden_size": 256, "intermediate_size": 512,
+      "num_hidden_layers": 7, "num_attention_heads": 2, "num_key_value_heads": 1,
+      "head_dim": 128, "vocab_size": 1000, "sliding_window": 64},
+    "vision_config": {"hidden_size": 32}})");
+  round_trip(config);
+}
+
 }  // namespace
 }  // namespace mlxcel
