@@ -66,6 +66,15 @@ std::string quant_label(const ModelSpec& s) {
   return out;
 }
 
+// "[estimate] what" -> "what": the table has room for the message, not its origin.
+std::string without_component(const std::string& msg) {
+  if (msg.size() > 2 && msg[0] == '[') {
+    auto close = msg.find("] ");
+    if (close != std::string::npos) return msg.substr(close + 2);
+  }
+  return msg;
+}
+
 json named_list(const std::vector<NamedBytes>& list, const char* count_key) {
   json out = json::array();
   for (const auto& n : list) out.push_back({{"name", n.name}, {"bytes", n.bytes}, {count_key, n.count}});
@@ -121,7 +130,7 @@ InspectReport build_inspect_report(ModelSpec spec, const RunConfig& run,
   };
   r.weight_formats = advise_weight_formats(cached, run, profile, available.bytes);
   r.kv_types = advise_kv_cache_types(r.spec, run, profile, available.bytes);
-  r.recommendation = recommend(cached, run, profile, available.bytes);
+  r.recommendation = recommend(r.spec, cached, run, profile, available.bytes);
   return r;
 }
 
@@ -207,8 +216,9 @@ std::string render_inspect_table(const InspectReport& r) {
                        m.from_max_position ? "the model's max_position_embeddings"
                                            : "the search cap, the model gives no max_position_embeddings");
   } else {
-    out += fmt::format("Max context  {} tokens per sequence ({} total; {} tokens need {})\n", m.tokens,
-                       format_bytes(m.total_at_tokens), m.tokens + 1, format_bytes(m.total_at_next));
+    out += fmt::format("Max context  {} tokens per sequence (total {} B; {} tokens need {} B)\n",
+                       m.tokens, group_digits(m.total_at_tokens), m.tokens + 1,
+                       group_digits(m.total_at_next));
   }
 
   out += fmt::format("\nAdvice at context {} (each line is a full plan):\n", run.context);
@@ -217,22 +227,26 @@ std::string render_inspect_table(const InspectReport& r) {
     if (o.valid)
       a.row({"weights", o.name, format_bytes(o.total), o.fits ? "fits" : "does not fit"});
     else
-      a.row({"weights", o.name, "-", "n/a: " + o.problem});
+      a.row({"weights", o.name, "-", "n/a: " + without_component(o.problem)});
   }
   for (const auto& o : r.kv_types) {
     if (o.valid)
       a.row({"KV cache", o.name, format_bytes(o.total), o.fits ? "fits" : "does not fit"});
     else
-      a.row({"KV cache", o.name, "-", "n/a: " + o.problem});
+      a.row({"KV cache", o.name, "-", "n/a: " + without_component(o.problem)});
   }
   out += a.render();
-  if (r.recommendation)
-    out += fmt::format("Recommended: {} weights with a {} KV cache ({})\n",
-                       r.recommendation->weight_format,
-                       kv_cache_type_name(r.recommendation->cache_type),
-                       format_bytes(r.recommendation->total));
+  if (r.recommendation) {
+    const auto& rec = *r.recommendation;
+    out += fmt::format("Recommended: {} with a {} KV cache ({})\n",
+                       rec.weight_format == kAsIsFormat
+                           ? fmt::format("the weights as they are ({})", quant_label(s))
+                           : rec.weight_format + " weights",
+                       kv_cache_type_name(rec.cache_type), format_bytes(rec.total));
+  }
   else
-    out += "Recommended: nothing fits at this context; lower --max-tokens or --batch\n";
+    out += "Recommended: nothing fits at this context, whatever the weight format and KV cache "
+           "type; lower --max-tokens or --batch\n";
   return out;
 }
 

@@ -150,10 +150,23 @@ std::vector<Option> advise_kv_cache_types(const ModelSpec& spec, const RunConfig
   return out;
 }
 
-std::optional<Recommendation> recommend(const SpecForFormat& make_spec, const RunConfig& run,
-                                        const CalibrationProfile& profile, uint64_t budget) {
+std::optional<Recommendation> recommend(const ModelSpec& spec, const SpecForFormat& make_spec,
+                                        const RunConfig& run, const CalibrationProfile& profile,
+                                        uint64_t budget) {
   const auto types = all_kv_cache_types();
   auto first = std::find(types.begin(), types.end(), run.cache_type_k);
+  auto best_cache = [&](const ModelSpec& s) -> std::optional<std::pair<KvCacheType, uint64_t>> {
+    for (auto it = first; it != types.end(); ++it) {
+      if (kv_cache_type_problem(s, *it)) continue;
+      RunConfig r = run;
+      r.cache_type_k = r.cache_type_v = *it;
+      uint64_t total = plan_memory(s, r, profile).total;
+      if (total <= budget) return std::make_pair(*it, total);
+    }
+    return std::nullopt;
+  };
+  if (auto c = best_cache(spec)) return Recommendation{kAsIsFormat, c->first, c->second};
+  const uint64_t as_is_weights = spec.weight_bytes();
   for (const auto& f : advisor_weight_formats()) {
     ModelSpec s;
     try {
@@ -161,13 +174,8 @@ std::optional<Recommendation> recommend(const SpecForFormat& make_spec, const Ru
     } catch (const Error&) {
       continue;  // this format does not apply to the model; the next one may
     }
-    for (auto it = first; it != types.end(); ++it) {
-      if (kv_cache_type_problem(s, *it)) continue;
-      RunConfig r = run;
-      r.cache_type_k = r.cache_type_v = *it;
-      uint64_t total = plan_memory(s, r, profile).total;
-      if (total <= budget) return Recommendation{f.name, *it, total};
-    }
+    if (s.weight_bytes() >= as_is_weights) continue;
+    if (auto c = best_cache(s)) return Recommendation{f.name, c->first, c->second};
   }
   return std::nullopt;
 }

@@ -71,14 +71,18 @@ std::vector<Option> advise_weight_formats(const SpecForFormat& make_spec, const 
 std::vector<Option> advise_kv_cache_types(const ModelSpec& spec, const RunConfig& run,
                                           const CalibrationProfile& profile, uint64_t budget);
 
-// The highest-precision weight format, then the highest-precision KV cache type (never above the
-// requested K type), whose plan fits at the requested context; nullopt when nothing does.
+// The weights as given first, then each advisor format with fewer weight bytes than that (a
+// 4-bit model is never advised to grow back to bf16), highest precision first; for each, the
+// highest-precision KV cache type not above the requested K type whose plan fits at the
+// requested context. nullopt when nothing fits.
+constexpr const char* kAsIsFormat = "as-is";
 struct Recommendation {
-  std::string weight_format;
+  std::string weight_format;  // kAsIsFormat or an advisor_weight_formats() name
   KvCacheType cache_type = KvCacheType::F16;
   uint64_t total = 0;
 };
-std::optional<Recommendation> recommend(const SpecForFormat& make_spec, const RunConfig& run,
-                                        const CalibrationProfile& profile, uint64_t budget);
+std::optional<Recommendation> recommend(const ModelSpec& spec, const SpecForFormat& make_spec,
+                                        const RunConfig& run, const CalibrationProfile& profile,
+                                        uint64_t budget);
 
 }  // namespace mlxcel

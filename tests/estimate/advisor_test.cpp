@@ -174,10 +174,23 @@ TEST(Advice, WeightFormatsAskTheSpecMakerForEachFormat) {
   EXPECT_EQ(options[2].name, "4bit");
   EXPECT_TRUE(options[2].fits);
 
-  auto rec = recommend(make, kRun, zero_profile(), 2000000);
+  // The model as given is the bf16 stand-in (3000000 B): it does not fit, 8bit does.
+  const ModelSpec as_is = make(advisor_weight_formats()[0].options);
+  auto rec = recommend(as_is, make, kRun, zero_profile(), 2000000);
   ASSERT_TRUE(rec.has_value());
   EXPECT_EQ(rec->weight_format, "8bit");
   EXPECT_EQ(rec->cache_type, KvCacheType::F16);
+  // Given as 4-bit, nothing larger is proposed: 4bit itself is "as-is" and fits.
+  const ModelSpec four = make(advisor_weight_formats()[2].options);
+  auto rec4 = recommend(four, make, kRun, zero_profile(), 2000000);
+  ASSERT_TRUE(rec4.has_value());
+  EXPECT_EQ(rec4->weight_format, kAsIsFormat);
+  // A budget only 4-bit meets (850000 + 120864 = 970864), given as 8-bit: 4bit is proposed.
+  const ModelSpec eight = make(advisor_weight_formats()[1].options);
+  auto down = recommend(eight, make, kRun, zero_profile(), 1000000);
+  ASSERT_TRUE(down.has_value());
+  EXPECT_EQ(down->weight_format, "4bit");
+  EXPECT_EQ(down->total, 970864u);
 }
 
 TEST(Advice, RecommendKeepsTheWeightsPreciseAndShrinksTheCache) {
@@ -192,12 +205,22 @@ TEST(Advice, RecommendKeepsTheWeightsPreciseAndShrinksTheCache) {
   // attn_out 16384 + scores 800 + mlp 2 x 22528 + act 5632 + 768 + logits 2048 = 119840.
   // KV at 100 tokens, 2 layers x 2 heads: q4_0 rows 18 -> 14400, q4_1 rows 20 -> 16000.
   // bf16 + q4_0 = 3000000 + 119840 + 14400 = 3134240; bf16 + q4_1 = 3135840.
-  auto rec = recommend(make, kRun, zero_profile(), 3135000);
+  // Given as 8-bit and fitting as is, the model is left as it is.
+  const ModelSpec eight = make(advisor_weight_formats()[1].options);
+  auto as_is = recommend(eight, make, kRun, zero_profile(), 3135000);
+  ASSERT_TRUE(as_is.has_value());
+  EXPECT_EQ(as_is->weight_format, kAsIsFormat);
+  EXPECT_EQ(as_is->cache_type, KvCacheType::F16);
+  // Given as an f32 model of 6000000 B that fits nowhere as is: bf16 with the largest cache that
+  // fits.
+  ModelSpec f32 = make(advisor_weight_formats()[0].options);
+  f32.tensors = {tensor("w", DType::U8, 6000000, Component::Other)};
+  auto rec = recommend(f32, make, kRun, zero_profile(), 3135000);
   ASSERT_TRUE(rec.has_value());
   EXPECT_EQ(rec->weight_format, "bf16");
   EXPECT_EQ(rec->cache_type, KvCacheType::Q4_0);
   EXPECT_EQ(rec->total, 3134240u);
-  EXPECT_FALSE(recommend(make, kRun, zero_profile(), 1000).has_value());
+  EXPECT_FALSE(recommend(f32, make, kRun, zero_profile(), 1000).has_value());
 }
 
 TEST(Advice, WeightFormatTheRegistryRejectsIsListedWithItsProblem) {
