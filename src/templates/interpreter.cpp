@@ -95,7 +95,19 @@ void Interpreter::note_mutation(const Value& container) {
   if (mutated_ids_.insert(container.identity()).second) mutated_.push_back(container);
 }
 
+void Interpreter::check_stack() const {
+  char here;
+  const auto at = reinterpret_cast<uintptr_t>(&here);
+  // The stack grows down on every platform mlxcel builds for.
+  if (stack_base_ > at && stack_base_ - at > opt_.limits.max_stack_bytes) {
+    fail("template nested too deeply (more than " + std::to_string(opt_.limits.max_stack_bytes) +
+         " bytes of stack)");
+  }
+}
+
 std::string Interpreter::render(const Body& body, const FramePtr& root) {
+  char base;
+  stack_base_ = reinterpret_cast<uintptr_t>(&base);
   std::string out;
   try {
     exec(body, root, out);
@@ -141,6 +153,7 @@ std::string Interpreter::render_block(const Body& body, const FramePtr& frame) {
 
 Interpreter::Flow Interpreter::exec_stmt(const Stmt& stmt, const FramePtr& frame, std::string& out) {
   offset_ = stmt.offset;
+  check_stack();
   switch (stmt.kind) {
     case StmtKind::Text: append(out, static_cast<const TextStmt&>(stmt).text); break;
     case StmtKind::Output: {
@@ -459,6 +472,7 @@ Value Interpreter::eval_compare(const CompareExpr& c, const FramePtr& frame) {
 
 Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
   offset_ = e.offset;
+  check_stack();
   switch (e.kind) {
     case ExprKind::Literal: return static_cast<const LiteralExpr&>(e).value;
     case ExprKind::Name: {

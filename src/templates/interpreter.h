@@ -3,6 +3,7 @@
 // template from exhausting the process.
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -21,6 +22,9 @@ struct RenderLimits {
   uint64_t max_output_bytes = 64ull << 20;  // any one rendered string (output, macro, block)
   int max_call_depth = 200;                 // nested macro calls
   uint64_t max_loop_iterations = 5'000'000; // loop iterations over the whole render
+  // C++ stack the render may use: deep macro recursion fails cleanly instead of overflowing
+  // the thread's stack. Keep it well under the stack size of the rendering thread.
+  uint64_t max_stack_bytes = 2ull << 20;
 };
 
 struct RenderOptions {
@@ -79,10 +83,12 @@ class Interpreter {
   Value eval_compare(const CompareExpr& c, const FramePtr& frame);
   void eval_args(const CallArgsExpr& a, const FramePtr& frame, CallArgs& out);
   void append(std::string& out, const std::string& s) const;
+  void check_stack() const;
 
   const LexedTemplate& lexed_;
   const RenderOptions& opt_;
   size_t offset_ = 0;  // where evaluation is, for error messages
+  uintptr_t stack_base_ = 0;
   int call_depth_ = 0;
   uint64_t iterations_ = 0;
   std::vector<FramePtr> macro_frames_;
