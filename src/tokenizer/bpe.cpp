@@ -101,6 +101,31 @@ struct WorseCandidate {
 
 }  // namespace
 
+namespace {
+
+constexpr size_t kSegmentThreshold = 128;  // bytes; shorter words are merged whole
+
+uint64_t cp_pair(uint32_t a, uint32_t b) { return (static_cast<uint64_t>(a) << 32) | b; }
+
+}  // namespace
+
+const std::unordered_set<uint64_t>& BpeModel::inner_pairs() const {
+  std::call_once(inner_pairs_once_, [this] {
+    for (size_t id = 0; id < id_to_token.size(); ++id) {
+      const std::string& t = id_to_token[id];
+      if (!present[id] || !is_valid_utf8(t)) continue;
+      size_t pos = 0;
+      uint32_t prev = pos < t.size() ? next_codepoint(t, pos) : 0;
+      while (pos < t.size()) {
+        const uint32_t cp = next_codepoint(t, pos);
+        inner_pairs_.insert(cp_pair(prev, cp));
+        prev = cp;
+      }
+    }
+  });
+  return inner_pairs_;
+}
+
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   if (ignore_merges) {
@@ -110,6 +135,29 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
       return;
     }
   }
+  if (word.size() < kSegmentThreshold || !continuing_subword_prefix.empty() || !end_of_word_suffix.empty()) {
+    merge_segment(word, out);
+    return;
+  }
+  const auto& pairs = inner_pairs();
+  size_t seg_start = 0;
+  uint32_t prev_cp = 0;
+  bool prev_known = false;
+  for (size_t pos = 0; pos < word.size();) {
+    const size_t start = pos;
+    const uint32_t cp = next_codepoint(word, pos);
+    const bool known = token_to_id.find(word.substr(start, pos - start)) != token_to_id.end();
+    if (start > seg_start && prev_known && known && !pairs.count(cp_pair(prev_cp, cp))) {
+      merge_segment(word.substr(seg_start, start - seg_start), out);
+      seg_start = start;
+    }
+    prev_cp = cp;
+    prev_known = known;
+  }
+  merge_segment(word.substr(seg_start), out);
+}
+
+void BpeModel::merge_segment(std::string_view word, std::vector<int32_t>& out) const {
 
   std::vector<Symbol> syms;
   syms.reserve(word.size());

@@ -10,9 +10,11 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace mlxcel::tok {
@@ -56,9 +58,22 @@ struct BpeModel {
   // Appends the ids of one pre-tokenized word (valid UTF-8).
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
 
+  BpeModel() = default;
+  BpeModel(const BpeModel&) = delete;
+  BpeModel& operator=(const BpeModel&) = delete;
+
   static uint64_t pair_key(int32_t a, int32_t b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
+
+ private:
+  // Long words (whole texts for SentencePiece-style models) are cut between two characters that
+  // are both tokens and never adjacent inside any token: no merge can cross such a cut, so the
+  // pieces encode independently with the same result, and the merge queue stays small.
+  void merge_segment(std::string_view word, std::vector<int32_t>& out) const;
+  const std::unordered_set<uint64_t>& inner_pairs() const;
+  mutable std::once_flag inner_pairs_once_;
+  mutable std::unordered_set<uint64_t> inner_pairs_;  // (code point, next code point) inside tokens
 };
 
 }  // namespace mlxcel::tok
