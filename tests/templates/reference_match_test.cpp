@@ -134,8 +134,8 @@ TEST(ReferenceMatch, RealTemplatesRenderByteIdenticalToJinja2) {
   const std::string in_path = tmp.file("request.json");
   const std::string out_path = tmp.file("results.json");
   std::ofstream(in_path) << request.dump();
-  const std::string cmd = "/usr/bin/python3 " + source_dir + "/tests/reference/render_template.py < " +
-                          in_path + " > " + out_path;
+  const std::string cmd = "/usr/bin/python3 '" + source_dir + "/tests/reference/render_template.py' < '" +
+                          in_path + "' > '" + out_path + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "reference renderer failed: " << cmd;
   const ordered_json results = ordered_json::parse(slurp(out_path))["results"];
   ASSERT_EQ(results.size(), cases.size());
