@@ -86,7 +86,8 @@ class Tokenizer {
 
 // Incremental decoding for streamed generation: push ids one at a time and get back only
 // complete UTF-8 text (a character split over byte-fallback or byte-level tokens is held until its
-// last byte arrives). The concatenation of push() results and flush() equals decode(ids).
+// last byte arrives). The concatenation of push() results and flush() equals decode(ids), except
+// for a Strip decoder's trailing `stop` and how ill-formed bytes group into U+FFFD (docs/tokenizers.md).
 class StreamDecoder {
  public:
   std::string push(int32_t id);

@@ -197,3 +197,24 @@ TEST(Decoders, NoDecoderJoinsWithSpaces) {
   EXPECT_EQ(run_decoders({}, {"ab", "c"}, DecodeContext::Whole), "ab c");
   EXPECT_EQ(Tokenizer::from_hf_json_text(tiny({"a b"})).decode(Ids{4, 3}), "ab c");
 }
+
+TEST(Normalizers, PrependReplaceLowercaseStrip) {
+  NormalizerStep prepend{NormalizerStep::Kind::Prepend, "▁", "", nullptr};
+  NormalizerStep spaces{NormalizerStep::Kind::Replace, " ", "▁", nullptr};
+  EXPECT_EQ(normalize({prepend, spaces}, "a b"), "▁a▁b");
+  EXPECT_EQ(normalize({prepend, spaces}, ""), "");  // Prepend leaves empty text alone
+  NormalizerStep lower{NormalizerStep::Kind::Lowercase, "", "", nullptr};
+  EXPECT_EQ(normalize({lower}, "HeLLo ÄÖ ΣΑΣ Ж"), "hello äö σασ ж");
+  NormalizerStep strip{NormalizerStep::Kind::Strip, "", "", nullptr, true, true};
+  EXPECT_EQ(normalize({strip}, " \t x y \n\u3000"), "x y");
+  auto digits = std::make_shared<const Regex>("[0-9]+", "test");
+  NormalizerStep re{NormalizerStep::Kind::Replace, "", "#", digits};
+  EXPECT_EQ(normalize({re}, "a12b3"), "a#b#");
+}
+
+TEST(Normalizers, UnicodeNormalizationLoadsAsIdentity) {
+  const json t = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"\xC3\xA9", 1}}}, {"merges", json::array()}}},
+                  {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}}}}}};
+  const Tokenizer tok = Tokenizer::from_hf_json_text(t.dump());
+  EXPECT_EQ(enc(tok, "a\xC3\xA9"), (Ids{0, 1}));  // already NFC: unaffected
+}
