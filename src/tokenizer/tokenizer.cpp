@@ -143,7 +143,9 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
   return it->second;
 }
 
-StreamDecoder Tokenizer::stream_decoder(const DecodeOptions& options) const { return StreamDecoder(d_, options); }
+StreamDecoder Tokenizer::stream_decoder(const DecodeOptions& options, std::span<const int32_t> context) const {
+  return StreamDecoder(d_, options, context);
+}
 
 int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(d_->id_to_token.size()); }
 std::optional<int32_t> Tokenizer::bos_id() const { return d_->bos; }
@@ -189,8 +191,13 @@ Tokenizer Tokenizer::from_path(const std::string& path) {
                                              path));
 }
 
-StreamDecoder::StreamDecoder(std::shared_ptr<const TokenizerData> data, DecodeOptions options)
-    : d_(std::move(data)), options_(options) {}
+StreamDecoder::StreamDecoder(std::shared_ptr<const TokenizerData> data, DecodeOptions options,
+                             std::span<const int32_t> context)
+    : d_(std::move(data)), options_(options) {
+  for (int32_t id : context) {
+    if (known(*d_, id) && !(options_.skip_special && d_->special[static_cast<size_t>(id)])) first_ = false;
+  }
+}
 
 std::string StreamDecoder::push(int32_t id) {
   const TokenizerData& d = *d_;

@@ -60,7 +60,10 @@ class Tokenizer {
   // The vocabulary string of the token ("▁Hello", "ĠHello", "<|eot_id|>"); empty if unknown.
   std::string id_to_token(int32_t id) const;
   std::optional<int32_t> token_to_id(std::string_view token) const;
-  StreamDecoder stream_decoder(const DecodeOptions& options = {}) const;
+  // `context`: ids already shown before the stream (e.g. the prompt), so that the first streamed
+  // token is decoded as a continuation (its leading space kept) unless the context is empty or
+  // only skipped special tokens (e.g. just BOS).
+  StreamDecoder stream_decoder(const DecodeOptions& options = {}, std::span<const int32_t> context = {}) const;
 
   // One past the largest id of the vocabulary and the added tokens.
   int32_t vocab_size() const;
@@ -96,7 +99,8 @@ class StreamDecoder {
 
  private:
   friend class Tokenizer;
-  StreamDecoder(std::shared_ptr<const tok::TokenizerData> data, DecodeOptions options);
+  StreamDecoder(std::shared_ptr<const tok::TokenizerData> data, DecodeOptions options,
+                std::span<const int32_t> context);
   std::shared_ptr<const tok::TokenizerData> d_;
   DecodeOptions options_;
   std::string pending_;

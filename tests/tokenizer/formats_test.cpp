@@ -150,3 +150,15 @@ TEST(StreamDecode, SkipsSpecialTokensWhenAsked) {
   StreamDecoder keep = t.stream_decoder();
   EXPECT_EQ(keep.push(128009), "<|eot_id|>");
 }
+
+TEST(StreamDecode, ContextMakesTheFirstTokenAContinuation) {
+  const Tokenizer t = Tokenizer::from_path(test::testdata("llama-2-tokenizer"));
+  DecodeOptions skip;
+  skip.skip_special = true;
+  // .out ids: "Hello" 15043 ("▁Hello"), " world" 3186 ("▁world"); BOS is 1.
+  const Ids prompt = {1, 15043};
+  StreamDecoder after_prompt = t.stream_decoder(skip, prompt);
+  EXPECT_EQ(after_prompt.push(3186), " world");  // as in decode({1, 15043, 3186}) = "Hello world"
+  StreamDecoder after_bos = t.stream_decoder(skip, Ids{1});
+  EXPECT_EQ(after_bos.push(3186), "world");  // BOS is skipped: the text starts here
+}
