@@ -84,6 +84,26 @@ TEST(GgufVocab, Qwen2HasNoVocabularyHere) {
                   "exercised through GGUF metadata naming it";
 }
 
+TEST(GgufVocab, PreTokenizerTypeDecidesDigitSplitting) {
+  // GPT-2's vocabulary under other pre-tokenizer names: vocab.json has "1".."5" = 16..20 (ASCII
+  // '!' is 0, so '1' = 49 - 33), and GPT-2's own regex keeps "12345" in one piece.
+  nlohmann::json md = read_gguf(gguf("gpt-2")).metadata;
+  md["tokenizer.ggml.pre"] = "qwen2";  // \p{N}: one digit per piece
+  EXPECT_EQ(Tokenizer::from_gguf_metadata(md, "gpt-2 as qwen2").encode("12345"), (Ids{16, 17, 18, 19, 20}));
+  md["tokenizer.ggml.pre"] = "starcoder";  // Digits(individual_digits) before ByteLevel
+  EXPECT_EQ(Tokenizer::from_gguf_metadata(md, "gpt-2 as starcoder").encode("12345"), (Ids{16, 17, 18, 19, 20}));
+  md["tokenizer.ggml.pre"] = "gpt-2";
+  EXPECT_LT(Tokenizer::from_gguf_metadata(md, "gpt-2").encode("12345").size(), 5u);
+  md["tokenizer.ggml.pre"] = "no-such-pre";
+  try {
+    Tokenizer::from_gguf_metadata(md, "gpt-2 with a bad pre");
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("unsupported GGUF pre-tokenizer"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("\"no-such-pre\""), std::string::npos) << e.what();
+  }
+}
+
 TEST(GgufVocab, BertIsUnsupported) {
   try {
     Tokenizer::from_gguf(gguf("bert-bge"));
