@@ -35,6 +35,8 @@ bool contains(const Value& container, const Value& item);
 ValueList iterate(const Value& v);
 // v[start:stop:step] for lists, tuples and strings (null members are absent bounds).
 Value slice(const Value& v, const Value* start, const Value* stop, const Value* step);
+// Python's printf-style `format % args` (tuple: positional; dict: %(name)s; else one value).
+Value percent_format(const Value& format, const Value& args);
 // Python int() of an index-like value (int or bool), else nullopt.
 std::optional<int64_t> as_index(const Value& v);
 

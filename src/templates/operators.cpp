@@ -41,14 +41,14 @@ void float_divmod(double x, double y, double& div, double& mod) {
 }
 
 Value repeat(const Value& seq, int64_t times) {
-  if (times <= 0) return seq.is_string() ? Value::string("") : (seq.is_tuple() ? Value::tuple({}) : Value::list());
+  if (times <= 0) return seq.is_string() ? (seq.is_markup() ? Value::markup("") : Value::string("")) : (seq.is_tuple() ? Value::tuple({}) : Value::list());
   if (seq.is_string()) {
     const std::string& s = seq.as_string();
     if (!s.empty() && static_cast<uint64_t>(times) > (64ull << 20) / s.size()) fail("repeated string is too large");
     std::string out;
     out.reserve(s.size() * static_cast<size_t>(times));
     for (int64_t i = 0; i < times; ++i) out += s;
-    return Value::string(std::move(out));
+    return seq.is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
   }
   const auto& items = seq.items();
   if (!items.empty() && static_cast<uint64_t>(times) > 1'000'000 / items.size()) fail("repeated list is too large");
@@ -78,6 +78,7 @@ Value negate(const Value& v) {
 Value binary_op(BinaryOp op, const Value& a, const Value& b) {
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
+  if (op == BinaryOp::Mod && a.is_string()) return percent_format(a, b);
   const bool nums = a.is_number() && b.is_number();
   const bool ints = nums && !a.is_float() && !b.is_float();
   switch (op) {
@@ -123,7 +124,6 @@ Value binary_op(BinaryOp op, const Value& a, const Value& b) {
     }
     case BinaryOp::FloorDiv:
     case BinaryOp::Mod: {
-      if (a.is_string() && op == BinaryOp::Mod) fail("printf-style formatting with % is not supported");
       if (!nums) unsupported(op == BinaryOp::Mod ? "%" : "//", a, b);
       if (ints) {
         const int64_t x = int_of(a), y = int_of(b);

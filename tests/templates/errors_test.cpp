@@ -238,3 +238,15 @@ TEST(Limits, RecursionAsDeepAsJinjaAllowsStillWorks) {
   // limit); the default limits must allow at least as much.
   EXPECT_EQ(render("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(150) }}x"), "x");
 }
+
+TEST(RenderError, PercentFormattingWithTooFewArguments) {
+  expect_error<TemplateRenderError>([] { render("{{ '%s and %s' % ('one',) }}"); }, {"not enough arguments for format string"});
+}
+
+TEST(RenderError, PercentFormattingWithTooManyArguments) {
+  expect_error<TemplateRenderError>([] { render("{{ '%s' % ('one', 'two') }}"); }, {"not all arguments converted"});
+}
+
+TEST(Limits, PercentFormattingWidthIsCapped) {
+  expect_error<TemplateRenderError>([] { render("{{ '%*d' % (100000000000, 1) }}"); }, {"width or precision is too large"});
+}

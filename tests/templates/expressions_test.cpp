@@ -56,3 +56,8 @@ TEST(Undefined, RendersEmptyAndIsFalsy) {
   EXPECT_EQ(render("{{ missing is iterable }} {{ missing is sequence }} {{ missing is mapping }} {{ missing is string }} {{ missing | list }} {{ missing | join(',') }}[{{ missing | trim }}]"), "True True False False [] []");
 }
 
+TEST(Arithmetic, PercentFormattingLikePython) {
+  EXPECT_EQ(render("{{ '%s is %d years' % ('Ann', 42.9) }}|{{ '%5.2f|%-6s|%03d|%+d|%x|%#o|%e' % (3.14159, 'ab', 7, 5, 255, 8, 12345.678) }}"), "Ann is 42 years| 3.14|ab    |007|+5|ff|0o10|1.234568e+04");
+  EXPECT_EQ(render("{{ '%(name)s: %(n)05.1f' % {'name': 'v', 'n': 2.5} }}|{{ '%r %s %%' % ('q', none) }}|{{ 'no fields' % {} }}|{{ '%c%c' % (72, 'i') }}|{{ '%*d|%.*f' % (4, 7, 1, 2.25) }}"), "v: 002.5|'q' None %|no fields|Hi|   7|2.2");
+}
+
