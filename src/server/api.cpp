@@ -1,0 +1,352 @@
+#include "server/api.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <limits>
+
+namespace mlxcel::server {
+
+using nlohmann::json;
+
+ApiError::ApiError(int status, std::string message, std::string code, std::string param)
+    : std::runtime_error(std::move(message)),
+      status_(status),
+      code_(std::move(code)),
+      param_(std::move(param)) {}
+
+std::string ApiError::type() const {
+  if (status_ == 401) return "authentication_error";
+  if (status_ >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+json ApiError::to_json() const {
+  json e = json::object();
+  e["message"] = what();
+  e["type"] = type();
+  e["param"] = param_.empty() ? json(nullptr) : json(param_);
+  e["code"] = code_.empty() ? json(nullptr) : json(code_);
+  return json{{"error", e}};
+}
+
+namespace {
+
+constexpr size_t kMaxStops = 4;  // as OpenAI
+
+// A short rendering of an offending value for messages: its JSON type and, for scalars, the
+// value. Containers are never dumped: nesting is unbounded and dumping recurses.
+std::string describe(const json& v) {
+  if (v.is_array()) return fmt::format("array of {} element(s)", v.size());
+  if (v.is_object()) return fmt::format("object with {} field(s)", v.size());
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return fmt::format("{} {}", v.type_name(), text);
+}
+
+[[noreturn]] void invalid(const std::string& param, const std::string& message,
+                          const std::string& code = "invalid_value") {
+  throw ApiError(400, message, code, param);
+}
+
+[[noreturn]] void wrong_type(const std::string& param, const std::string& expected,
+                             const json& got) {
+  invalid(param, fmt::format("'{}' must be {} (got {})", param, expected, describe(got)),
+          "invalid_type");
+}
+
+bool get_bool(const json& v, const std::string& name) {
+  if (!v.is_boolean()) wrong_type(name, "a boolean", v);
+  return v.get<bool>();
+}
+
+double get_number(const json& v, const std::string& name, double lo, double hi) {
+  if (!v.is_number()) wrong_type(name, "a number", v);
+  const double x = v.get<double>();
+  if (!(x >= lo && x <= hi)) {
+    invalid(name, fmt::format("'{}' must be between {} and {} (got {})", name, lo, hi, v.dump()));
+  }
+  return x;
+}
+
+uint64_t get_positive_int(const json& v, const std::string& name) {
+  if (!v.is_number_integer()) wrong_type(name, "an integer", v);
+  if (v.is_number_unsigned()) {
+    const uint64_t x = v.get<uint64_t>();
+    if (x >= 1) return x;
+  }
+  invalid(name, fmt::format("'{}' must be at least 1 (got {})", name, v.dump()));
+}
+
+std::string get_string(const json& v, const std::string& name) {
+  if (!v.is_string()) wrong_type(name, "a string", v);
+  return v.get<std::string>();
+}
+
+std::vector<std::string> get_stop(const json& v) {
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    if (v.size() > kMaxStops) {
+      invalid("stop", fmt::format("'stop' may list at most {} strings (got {})", kMaxStops,
+                                  v.size()));
+    }
+    for (size_t i = 0; i < v.size(); ++i) {
+      out.push_back(get_string(v[i], fmt::format("stop[{}]", i)));
+    }
+  } else {
+    wrong_type("stop", "a string or an array of strings", v);
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].empty()) invalid("stop", "'stop' strings must not be empty");
+  }
+  return out;
+}
+
+// Fields accepted only with the value that changes nothing, because common clients send them.
+struct NeutralField {
+  const char* name;
+  const char* neutral;  // for the message
+  std::function<bool(const json&)> is_neutral;
+};
+
+bool is_one(const json& v) { return v.is_number_integer() && v.get<int64_t>() == 1; }
+bool is_zero(const json& v) { return v.is_number() && v.get<double>() == 0.0; }
+bool is_false(const json& v) { return v.is_boolean() && !v.get<bool>(); }
+bool is_empty_object(const json& v) { return v.is_object() && v.empty(); }
+
+const std::vector<NeutralField>& neutral_fields(Endpoint endpoint) {
+  static const std::vector<NeutralField> common = {
+      {"n", "1", is_one},
+      {"presence_penalty", "0", is_zero},
+      {"frequency_penalty", "0", is_zero},
+      {"logit_bias", "{}", is_empty_object},
+  };
+  static const std::vector<NeutralField> chat = [] {
+    auto v = common;
+    v.push_back({"logprobs", "false", is_false});
+    v.push_back({"top_logprobs", "0", is_zero});
+    v.push_back({"response_format", "{\"type\": \"text\"}", [](const json& f) {
+                   return f.is_object() && f.size() == 1 && f.contains("type") &&
+                          f["type"] == "text";
+                 }});
+    return v;
+  }();
+  static const std::vector<NeutralField> completions = [] {
+    auto v = common;
+    v.push_back({"echo", "false", is_false});
+    v.push_back({"best_of", "1", is_one});
+    v.push_back({"suffix", "\"\"", [](const json& f) { return f.is_string() && f.empty(); }});
+    return v;
+  }();
+  return endpoint == Endpoint::ChatCompletions ? chat : completions;
+}
+
+std::string message_content(const json& content, const std::string& where, bool may_be_null) {
+  if (content.is_string()) return content.get<std::string>();
+  if (content.is_null() && may_be_null) return {};
+  if (!content.is_array()) {
+    wrong_type(where, may_be_null ? "a string, an array of text parts or null"
+                                  : "a string or an array of text parts",
+               content);
+  }
+  // Text parts are joined with newlines (as vLLM does); other part types are not supported.
+  std::string text;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string at = fmt::format("{}[{}]", where, i);
+    if (!part.is_object()) wrong_type(at, "an object", part);
+    if (!part.contains("type")) {
+      invalid(at + ".type", fmt::format("'{}.type' is required", at), "missing_field");
+    }
+    const std::string type = get_string(part["type"], at + ".type");
+    if (type != "text") {
+      invalid(at + ".type",
+              fmt::format("content part type '{}' is not supported (text only)", type),
+              "unsupported_value");
+    }
+    for (const auto& [key, value] : part.items()) {
+      if (key != "type" && key != "text") {
+        invalid(at + "." + key, fmt::format("unknown field '{}.{}'", at, key), "unknown_field");
+      }
+    }
+    if (!part.contains("text")) {
+      invalid(at + ".text", fmt::format("'{}.text' is required", at), "missing_field");
+    }
+    if (i > 0) text += '\n';
+    text += get_string(part["text"], at + ".text");
+  }
+  return text;
+}
+
+json parse_messages(const json& v) {
+  if (!v.is_array()) wrong_type("messages", "an array", v);
+  if (v.empty()) invalid("messages", "'messages' must contain at least one message");
+  json out = json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const json& m = v[i];
+    const std::string at = fmt::format("messages[{}]", i);
+    if (!m.is_object()) wrong_type(at, "an object", m);
+    for (const auto& [key, value] : m.items()) {
+      if (key != "role" && key != "content" && key != "name") {
+        invalid(at + "." + key, fmt::format("unknown field '{}.{}'", at, key), "unknown_field");
+      }
+    }
+    if (!m.contains("role")) {
+      invalid(at + ".role", fmt::format("'{}.role' is required", at), "missing_field");
+    }
+    std::string role = get_string(m["role"], at + ".role");
+    if (role == "developer") role = "system";
+    if (role != "system" && role != "user" && role != "assistant") {
+      invalid(at + ".role",
+              fmt::format("'{}.role' must be one of system, developer, user, assistant (got "
+                          "'{}'; tool and function messages are not supported)",
+                          at, role),
+              "unsupported_value");
+    }
+    if (!m.contains("content")) {
+      invalid(at + ".content", fmt::format("'{}.content' is required", at), "missing_field");
+    }
+    json msg = {{"role", role},
+                {"content", message_content(m["content"], at + ".content", role == "assistant")}};
+    if (m.contains("name")) msg["name"] = get_string(m["name"], at + ".name");
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+void parse_prompt(const json& v, ParsedRequest& out) {
+  if (v.is_string()) {
+    out.prompt_text = v.get<std::string>();
+    return;
+  }
+  if (!v.is_array()) {
+    wrong_type("prompt", "a string, an array of token ids, or an array with one of those", v);
+  }
+  if (v.empty()) invalid("prompt", "'prompt' must not be empty");
+  const json* ids = &v;
+  if (v[0].is_string() || v[0].is_array()) {
+    if (v.size() != 1) {
+      invalid("prompt", fmt::format("only one prompt per request is supported (got {})",
+                                    v.size()),
+              "unsupported_value");
+    }
+    if (v[0].is_string()) {
+      out.prompt_text = v[0].get<std::string>();
+      return;
+    }
+    ids = &v[0];
+    if (ids->empty()) invalid("prompt", "'prompt' must not be empty");
+  }
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const json& id = (*ids)[i];
+    if (!id.is_number_integer()) wrong_type(fmt::format("prompt[{}]", i), "a token id", id);
+    if (id.is_number_unsigned() && id.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) {
+      invalid("prompt", fmt::format("token id {} is outside the vocabulary", id.dump()));
+    }
+    out.prompt_ids.push_back(id.get<int64_t>());
+  }
+}
+
+}  // namespace
+
+ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
+  json doc;
+  try {
+    doc = json::parse(body);
+  } catch (const json::parse_error& e) {
+    // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep the position.
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    throw ApiError(400, "the request body is not valid JSON: " + what, "invalid_json");
+  }
+  if (!doc.is_object()) {
+    throw ApiError(400, "the request body must be a JSON object (got " + describe(doc) + ")",
+                   "invalid_type");
+  }
+
+  const bool chat = endpoint == Endpoint::ChatCompletions;
+  ParsedRequest out;
+  out.endpoint = endpoint;
+  bool saw_input = false;
+  std::optional<uint64_t> max_tokens, max_completion_tokens;
+  for (const auto& [key, v] : doc.items()) {
+    // null means "not given" for every optional field, as in the OpenAI API.
+    if (v.is_null() && key != "messages" && key != "prompt") continue;
+    if (key == "model") {
+      out.model = get_string(v, key);
+    } else if (chat && key == "messages") {
+      out.messages = parse_messages(v);
+      saw_input = true;
+    } else if (!chat && key == "prompt") {
+      parse_prompt(v, out);
+      saw_input = true;
+    } else if (key == "stream") {
+      out.stream = get_bool(v, key);
+    } else if (key == "stream_options") {
+      if (!v.is_object()) wrong_type(key, "an object", v);
+      for (const auto& [k2, v2] : v.items()) {
+        if (k2 != "include_usage") {
+          invalid("stream_options." + k2, "unknown field 'stream_options." + k2 + "'",
+                  "unknown_field");
+        }
+        if (!v2.is_null()) out.include_usage = get_bool(v2, "stream_options.include_usage");
+      }
+    } else if (key == "max_tokens") {
+      max_tokens = get_positive_int(v, key);
+    } else if (chat && key == "max_completion_tokens") {
+      max_completion_tokens = get_positive_int(v, key);
+    } else if (key == "temperature") {
+      out.sampling.temperature = static_cast<float>(get_number(v, key, 0.0, 2.0));
+    } else if (key == "top_p") {
+      out.sampling.top_p = static_cast<float>(get_number(v, key, 0.0, 1.0));
+    } else if (key == "seed") {
+      if (!v.is_number_integer()) wrong_type(key, "an integer", v);
+      // Any 64-bit integer, negative ones included, is a seed.
+      out.sampling.seed = v.is_number_unsigned() ? v.get<uint64_t>()
+                                                 : static_cast<uint64_t>(v.get<int64_t>());
+      out.seed_given = true;
+    } else if (key == "stop") {
+      out.stop = get_stop(v);
+    } else if (key == "user") {
+      get_string(v, key);  // informational only
+    } else {
+      bool known = false;
+      for (const NeutralField& f : neutral_fields(endpoint)) {
+        if (key != f.name) continue;
+        known = true;
+        if (!f.is_neutral(v)) {
+          invalid(key,
+                  fmt::format("'{}' is only supported with its default value {} (got {})", key,
+                              f.neutral, describe(v)),
+                  "unsupported_value");
+        }
+      }
+      if (!known) invalid(key, fmt::format("unknown field '{}'", key), "unknown_field");
+    }
+  }
+  if (!saw_input) {
+    const char* field = chat ? "messages" : "prompt";
+    invalid(field, fmt::format("'{}' is required", field), "missing_field");
+  }
+  if (max_tokens && max_completion_tokens && *max_tokens != *max_completion_tokens) {
+    invalid("max_completion_tokens",
+            "'max_tokens' and 'max_completion_tokens' disagree; give only one");
+  }
+  if (max_completion_tokens) {
+    out.max_tokens = max_completion_tokens;
+    out.max_tokens_field = "max_completion_tokens";
+  } else if (max_tokens) {
+    out.max_tokens = max_tokens;
+    out.max_tokens_field = "max_tokens";
+  }
+  // top_p = 0 keeps only the most likely token: greedy.
+  if (out.sampling.top_p <= 0.0f) {
+    out.sampling.temperature = 0.0f;
+    out.sampling.top_p = 1.0f;
+  }
+  return out;
+}
+
+}  // namespace mlxcel::server

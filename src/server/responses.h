@@ -1,0 +1,47 @@
+// The OpenAI response side: completion and chat objects, streamed chunks and SSE framing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api.h"
+
+namespace mlxcel::server {
+
+struct ResponseMeta {
+  Endpoint endpoint = Endpoint::Completions;
+  std::string id;       // "cmpl-..." or "chatcmpl-..."
+  int64_t created = 0;  // unix seconds
+  std::string model;
+};
+
+// A fresh response id: the endpoint's prefix and 24 random hex digits.
+std::string make_response_id(Endpoint endpoint);
+
+nlohmann::json usage_json(uint64_t prompt_tokens, uint64_t completion_tokens);
+
+// The whole (non-streamed) response.
+nlohmann::json final_response(const ResponseMeta& meta, std::string_view text,
+                              std::string_view finish_reason, uint64_t prompt_tokens,
+                              uint64_t completion_tokens);
+
+// One streamed chunk. For chat, `first` adds the assistant role to the delta. A non-empty
+// finish_reason ends the choice (empty delta). include_usage adds "usage": null, as OpenAI does
+// on every chunk before the usage chunk.
+nlohmann::json stream_chunk(const ResponseMeta& meta, std::string_view text, bool first,
+                            std::string_view finish_reason, bool include_usage);
+// The last chunk when stream_options.include_usage is set: empty choices and the usage.
+nlohmann::json usage_chunk(const ResponseMeta& meta, uint64_t prompt_tokens,
+                           uint64_t completion_tokens);
+
+// "data: <json>\n\n"; invalid UTF-8 (never produced by the server) would become U+FFFD.
+std::string sse_event(const nlohmann::json& data);
+inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+
+// Compact JSON, invalid UTF-8 replaced rather than thrown on.
+std::string dump_json(const nlohmann::json& j);
+
+}  // namespace mlxcel::server

@@ -1,0 +1,85 @@
+// A deterministic stand-in for a model, so the HTTP layer and the scheduler can be tested exactly.
+// Tokens are bytes (id = byte value), plus EOS = 256 and BOS = 257. What it generates:
+// - after the last "say:" in the prompt, the bytes up to the next '\n' (or the end), then EOS;
+// - otherwise "abcdefghij" repeated forever, starting at seed % 10 when temperature > 0.
+// "fail:step" in the prompt makes the step throw. Prompts are prefilled `prefill_chunk` tokens per
+// step; each step sleeps `step_delay`. KV and per-sequence buffers come from the accounting
+// allocator, so memory tests see them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mlxcel/memory.h"
+#include "server/engine.h"
+
+namespace mlxcel::server::test {
+
+struct TestEngineOptions {
+  uint32_t slots = 2;
+  uint64_t context = 64;
+  uint64_t prefill_chunk = 1000;
+  std::chrono::milliseconds step_delay{0};
+  uint64_t kv_bytes_per_token = 64;
+};
+
+class TestEngine : public Engine {
+ public:
+  static constexpr int32_t kEos = 256;
+  static constexpr int32_t kBos = 257;
+
+  explicit TestEngine(TestEngineOptions options = {});
+
+  std::string model_id() const override { return "test-model"; }
+  uint32_t slot_count() const override { return options_.slots; }
+  uint64_t slot_context() const override { return options_.context; }
+  uint64_t vocab_size() const override { return 258; }
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special) const override;
+  std::string token_bytes(int32_t token) const override;
+  bool is_end_of_generation(int32_t token) const override { return token == kEos; }
+  // "<|role|>content\n" per message, then "<|assistant|>"; a message "RAISE" is rejected like a
+  // template's raise_exception.
+  ChatPrompt render_chat(const nlohmann::json& messages) const override;
+
+  void admit(uint32_t slot, std::span<const int32_t> prompt,
+             const SamplingParams& sampling) override;
+  std::vector<StepToken> step() override;
+  void release(uint32_t slot) override;
+  KvUsage kv_usage() const override;
+
+  // Observations for tests (any thread).
+  uint32_t active_slots() const { return active_.load(); }
+  uint32_t max_batch() const { return max_batch_.load(); }  // most sequences in one step
+  uint64_t admitted() const { return admitted_.load(); }
+  uint64_t steps() const { return steps_.load(); }
+  SamplingParams last_sampling() const;
+
+ private:
+  struct Sequence {
+    bool active = false;
+    std::vector<int32_t> prompt;
+    uint64_t prefilled = 0;
+    std::string script;  // bytes to emit, then EOS; empty: cycle
+    bool scripted = false;
+    uint64_t emitted = 0;
+    uint64_t cycle_start = 0;
+    bool fail = false;
+    Buffer scratch;  // per-sequence allocation, freed on release
+  };
+
+  TestEngineOptions options_;
+  Buffer kv_pool_;
+  std::vector<Sequence> seqs_;
+  std::atomic<uint32_t> active_{0};
+  std::atomic<uint32_t> max_batch_{0};
+  std::atomic<uint64_t> admitted_{0};
+  std::atomic<uint64_t> steps_{0};
+  std::atomic<uint64_t> kv_tokens_{0};
+  mutable std::mutex mutex_;
+  SamplingParams last_sampling_;
+};
+
+}  // namespace mlxcel::server::test
