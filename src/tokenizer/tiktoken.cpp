@@ -5,6 +5,7 @@
 // decoder handle them.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -65,6 +66,15 @@ Tokenizer Tokenizer::from_tiktoken(const std::string& tokenizer_model_path, cons
   ss << in.rdbuf();
   if (in.bad()) throw IoError("tokenizer", fmt::format("cannot read tokenizer.model ({})", tokenizer_model_path));
   const std::string text = ss.str();
+  // A SentencePiece model (protobuf) is also named tokenizer.model: binary bytes near the start.
+  for (size_t i = 0; i < std::min<size_t>(text.size(), 256); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 && c != '\n' && c != '\r') {
+      throw FormatError("tokenizer", fmt::format("not a tiktoken file: binary byte 0x{:02X} at offset {} ({}; a "
+                                                 "SentencePiece .model is not supported, use its tokenizer.json)",
+                                                 c, i, tokenizer_model_path));
+    }
+  }
 
   auto d = std::make_shared<tok::TokenizerData>();
   d->source = tokenizer_model_path;

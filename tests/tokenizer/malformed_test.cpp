@@ -184,3 +184,13 @@ TEST(MalformedPath, DirectoryWithoutTokenizer) {
   const std::string msg = message_of<IoError>([&] { Tokenizer::from_path(dir.path().string()); });
   EXPECT_TRUE(has(msg, "no tokenizer.json")) << msg;
 }
+
+TEST(MalformedTiktoken, SentencePieceModelIsNotTiktoken) {
+  test::TempDir dir;
+  const std::string config = write_file(dir, "tokenizer_config.json", "{}");
+  const std::string model = test::testdata("mistral-common/tokenizer.model.v1");
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_tiktoken(model, config); });
+  EXPECT_TRUE(has(msg, "not a tiktoken file")) << msg;
+  EXPECT_TRUE(has(msg, "SentencePiece")) << msg;
+  EXPECT_TRUE(has(msg, "offset 1")) << msg;  // the protobuf starts "\n\x0E"
+}
