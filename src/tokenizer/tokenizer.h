@@ -74,8 +74,9 @@ class Tokenizer {
   bool adds_bos() const;
   bool adds_eos() const;
   bool is_special(int32_t id) const;
-  // Decoding is exact (decode(encode(x)) == x for valid UTF-8 x): false when the vocabulary has an
-  // unknown token that characters may fall back to, or a normalizer changes text.
+  // Decoding is exact (decode(encode(x)) == x for valid UTF-8 x): false when characters may fall
+  // back to an unknown token (no byte-level vocabulary, no complete byte fallback) or a Lowercase /
+  // Strip normalizer forgets text.
   bool is_lossless() const;
   // Human description of the format, e.g. "tokenizer.json (BPE, byte-level)".
   const std::string& description() const;
