@@ -160,13 +160,8 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
     a.sx = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
     a.sq = reinterpret_cast<int32_t*>(cur.take(n_pad * a.groups * 4));
     auto quant = gemm ? kt.quantize_act_gemm : kt.quantize_act;
-    if (gemm && n_pad > n) {
-      // Padding rows take part in the micro-tiles; zero them so they stay finite.
-      std::memset(a.d + n * a.groups, 0, (n_pad - n) * a.groups * 4);
-      std::memset(a.sx + n * a.groups, 0, (n_pad - n) * a.groups * 4);
-      std::memset(a.sq + n * a.groups, 0, (n_pad - n) * a.groups * 4);
-    }
-    parallel_for(n, 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
+    // The GEMM quantizer also writes the padding rows of the last micro-tile (as zeros).
+    parallel_for(gemm ? n_pad : n, 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
       quant(x, xs, a, w.bits, m0, m1);
     });
     AffineArgs args{&w, &a, y, ys, opt.accumulate};

@@ -1,16 +1,335 @@
-// AVX-512 (F/BW/VL/DQ + VNNI) kernel variants.
-#include <immintrin.h>
+// AVX-512 (F/BW/VL/DQ + VNNI) kernel variants: matvec rows for every weight format, activation
+// quantization and element-wise ops. The blocked int8 GEMM for prefill is in gemm_avx512.cpp.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 
-#include "kernels/cpu/common.h"
+#include "kernels/cpu/simd_avx512.h"
 
 namespace mlxcel::kernels {
 
+// From gemm_avx512.cpp / gemm_bf16_avx512.cpp.
+void affine_gemm_avx512(const AffineArgs& args, uint64_t r0, uint64_t r1, void* panel);
+void quantize_act_gemm_avx512(const float* x, uint64_t x_stride, const QuantAct& a, uint32_t bits,
+                              uint64_t m0, uint64_t m1);
+
+namespace avx512 {
+namespace {
+
+// Reorders int8 activations in place to the order 4-bit weights are unpacked in.
+inline void permute_nibble_order(int8_t* q, uint64_t cols) {
+  int8_t tmp[64];
+  for (uint64_t k = 0; k < cols; k += 64) {
+    const uint64_t chunk = cols - k >= 64 ? 64 : 32;
+    const uint64_t half = chunk / 2;
+    for (uint64_t i = 0; i < half; ++i) {
+      tmp[i] = q[k + 2 * i];
+      tmp[half + i] = q[k + 2 * i + 1];
+    }
+    std::memcpy(q + k, tmp, chunk);
+  }
+}
+
+// Matvec layout: 8-bit weights read x in natural order; 4-bit weights read each 64-element chunk
+// as [32 even elements, 32 odd elements] (low nibbles hold even elements), and a trailing
+// 32-element chunk as [16 even, 16 odd]. Groups are quantized in natural order first, then the
+// bytes are permuted chunk by chunk.
+MLXCEL_AVX512 void quantize_act(const float* x, uint64_t x_stride, const QuantAct& a,
+                                uint32_t bits, uint64_t m0, uint64_t m1) {
+  for (uint64_t m = m0; m < m1; ++m) {
+    const float* xr = x + m * x_stride;
+    int8_t* qr = a.q + m * a.q_stride;
+    for (uint64_t g = 0; g < a.groups; ++g) {
+      const uint64_t k0 = g * a.group;
+      quantize_group(xr + k0, a.group, qr + k0, &a.d[m * a.groups + g], &a.sx[m * a.groups + g],
+                     &a.sq[m * a.groups + g]);
+    }
+    if (bits == 4) permute_nibble_order(qr, a.cols);
+  }
+}
+
+// ---- dense rows ----
+
+template <int KIND>
+MLXCEL_AVX512_INLINE __m512 wload(const void* base, uint64_t i) {
+  if constexpr (KIND == 0) return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+  else return load16(static_cast<const uint16_t*>(base) + i, KIND);
+}
+
+template <int KIND>
+MLXCEL_AVX512 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
+  const Weight& w = *a.w;
+  const uint64_t c = w.cols;
+  const uint64_t esize = KIND == 0 ? 4 : 2;
+  const uint64_t c64 = c / 64 * 64, c16 = c / 16 * 16;
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const uint8_t*>(w.data) + r * c * esize;
+    for (uint64_t m = 0; m < a.n; ++m) {
+      const float* x = a.x + m * a.x_stride;
+      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      uint64_t i = 0;
+      for (; i < c64; i += 64) {
+        s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
+        s1 = _mm512_fmadd_ps(wload<KIND>(row, i + 16), _mm512_loadu_ps(x + i + 16), s1);
+        s2 = _mm512_fmadd_ps(wload<KIND>(row, i + 32), _mm512_loadu_ps(x + i + 32), s2);
+        s3 = _mm512_fmadd_ps(wload<KIND>(row, i + 48), _mm512_loadu_ps(x + i + 48), s3);
+      }
+      for (; i < c16; i += 16) s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
+      if (i < c) {
+        const uint32_t n = static_cast<uint32_t>(c - i);
+        const __mmask16 mk = static_cast<__mmask16>((1u << n) - 1);
+        s1 = _mm512_fmadd_ps(load16_tail(row + i * esize, KIND, n), _mm512_maskz_loadu_ps(mk, x + i), s1);
+      }
+      const float v = hsum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+      float* out = a.y + m * a.y_stride + r;
+      *out = a.accumulate ? *out + v : v;
+    }
+  }
+}
+
+MLXCEL_AVX512 void dense_rows(const DenseArgs& a, uint64_t r0, uint64_t r1) {
+  switch (a.w->dtype) {
+    case DType::F32: dense_rows_t<0>(a, r0, r1); return;
+    case DType::F16: dense_rows_t<1>(a, r0, r1); return;
+    default: dense_rows_t<2>(a, r0, r1); return;
+  }
+}
+
+// ---- affine rows (matvec) ----
+
+// Lane factors for one 64-element chunk from per-group factors f (f[g] = scale_g * d_g) starting
+// at the chunk's first group. Lane l of the int32 dot covers 4 consecutive bytes of the chunk.
+template <int BITS, int G>
+MLXCEL_AVX512_INLINE __m512 lane_factors(const float* f, uint64_t chunk) {
+  if constexpr (G == 64) {
+    return _mm512_set1_ps(f[chunk]);
+  } else if constexpr (G == 128) {
+    return _mm512_set1_ps(f[chunk / 2]);
+  } else {
+    const float a = f[2 * chunk], b = f[2 * chunk + 1];
+    if constexpr (BITS == 8) {
+      // lanes 0-7: elements 0-31 (group a), lanes 8-15: 32-63 (group b)
+      return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+    } else {
+      // lanes 0-3 even elements 0-30 (a), 4-7 even 32-62 (b), 8-11 odd 1-31 (a), 12-15 odd (b)
+      const __m256 h = _mm256_insertf128_ps(_mm256_set1_ps(a), _mm_set1_ps(b), 1);
+      return _mm512_insertf32x8(_mm512_castps256_ps512(h), h, 1);
+    }
+  }
+}
+
+template <int BITS>
+MLXCEL_AVX512_INLINE __m512i load_w64(const uint8_t* p) {
+  if constexpr (BITS == 8) {
+    return _mm512_loadu_si512(p);
+  } else {
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    const __m256i lo = _mm256_and_si256(b, mask);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+}
+
+constexpr uint64_t kGroupBlock = 64;  // groups whose factors are computed at once
+
+template <int BITS, int G>
+MLXCEL_AVX512 void affine_rows_t(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  const Weight& w = *args.w;
+  const QuantAct& a = *args.a;
+  const uint64_t cols = w.cols, groups = a.groups;
+  const uint64_t row_bytes = cols * BITS / 8;
+  const int kind = float_kind(w.scale_dtype);
+  const uint64_t ssize = kind == 0 ? 4 : 2;
+  alignas(64) float f[kGroupBlock];
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
+    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
+    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    for (uint64_t m = 0; m < a.n; ++m) {
+      const int8_t* xq = a.q + m * a.q_stride;
+      const float* d = a.d + m * groups;
+      const float* sx = a.sx + m * groups;
+      __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, bacc = acc0;
+      for (uint64_t g0 = 0; g0 < groups; g0 += kGroupBlock) {
+        const uint64_t gn = std::min(kGroupBlock, groups - g0);
+        for (uint64_t g = 0; g < gn; g += 16) {
+          const uint32_t cnt = static_cast<uint32_t>(std::min<uint64_t>(16, gn - g));
+          const __mmask16 mk = static_cast<__mmask16>((1u << cnt) - 1);
+          const __m512 s = cnt == 16 ? load16(srow + (g0 + g) * ssize, kind)
+                                     : load16_tail(srow + (g0 + g) * ssize, kind, cnt);
+          const __m512 b = cnt == 16 ? load16(brow + (g0 + g) * ssize, kind)
+                                     : load16_tail(brow + (g0 + g) * ssize, kind, cnt);
+          _mm512_store_ps(f + g, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(mk, d + g0 + g)));
+          bacc = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(mk, sx + g0 + g), bacc);
+        }
+        // Elements of this block of groups, in 64-element chunks (+ one 32 tail at row end).
+        const uint64_t k0 = g0 * G, k1 = std::min(cols, (g0 + gn) * G);
+        const uint64_t nchunks = (k1 - k0) / 64;
+        const uint8_t* wp = wrow + k0 * BITS / 8;
+        const int8_t* xp = xq + k0;
+        uint64_t c = 0;
+        for (; c + 2 <= nchunks; c += 2) {
+          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), load_w64<BITS>(wp),
+                                                 _mm512_loadu_si512(xp));
+          const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                                 load_w64<BITS>(wp + 64 * BITS / 8),
+                                                 _mm512_loadu_si512(xp + 64));
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<BITS, G>(f, c), acc0);
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), lane_factors<BITS, G>(f, c + 1), acc1);
+          wp += 128 * BITS / 8;
+          xp += 128;
+        }
+        if (c < nchunks) {
+          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), load_w64<BITS>(wp),
+                                                 _mm512_loadu_si512(xp));
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<BITS, G>(f, c), acc0);
+          wp += 64 * BITS / 8;
+          xp += 64;
+          ++c;
+        }
+        if (k0 + nchunks * 64 < k1) {
+          // 32-element tail (only with G == 32 at the end of a row): one group, 8 lanes.
+          __m256i wv;
+          if constexpr (BITS == 8) {
+            wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp));
+          } else {
+            const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp));
+            const __m128i mask = _mm_set1_epi8(0x0f);
+            wv = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(b, mask)),
+                                         _mm_and_si128(_mm_srli_epi16(b, 4), mask), 1);
+          }
+          const __m256i it = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv,
+                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp)));
+          const float ft = f[(k1 - 32 - k0) / G];
+          acc1 = _mm512_fmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(it)),
+                                 _mm512_zextps256_ps512(_mm256_set1_ps(ft)), acc1);
+        }
+      }
+      const float v = hsum(_mm512_add_ps(acc0, acc1)) + hsum(bacc);
+      float* out = args.y + m * args.y_stride + r;
+      *out = args.accumulate ? *out + v : v;
+    }
+  }
+}
+
+MLXCEL_AVX512 void affine_rows(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  const uint32_t bits = args.w->bits, g = args.w->group_size;
+  if (bits == 8) {
+    if (g == 32) return affine_rows_t<8, 32>(args, r0, r1);
+    if (g == 64) return affine_rows_t<8, 64>(args, r0, r1);
+    return affine_rows_t<8, 128>(args, r0, r1);
+  }
+  if (g == 32) return affine_rows_t<4, 32>(args, r0, r1);
+  if (g == 64) return affine_rows_t<4, 64>(args, r0, r1);
+  return affine_rows_t<4, 128>(args, r0, r1);
+}
+
+// ---- element-wise ----
+
+MLXCEL_AVX512 void silu_mul(const float* g, const float* u, float* o, uint64_t n) {
+  uint64_t i = 0;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(g + i);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
+    _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(one, e)), _mm512_loadu_ps(u + i)));
+  }
+  silu_mul_scalar(g + i, u + i, o + i, n - i);
+}
+
+MLXCEL_AVX512 void gelu_tanh_mul(const float* g, const float* u, float* o, uint64_t n) {
+  uint64_t i = 0;
+  const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+  const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(g + i);
+    const __m512 z = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(k, v), _mm512_mul_ps(v, v), v));
+    // tanh(z) = 1 - 2 / (e^{2z} + 1)
+    const __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(exp16(_mm512_add_ps(z, z)), one)));
+    const __m512 r = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(one, t));
+    _mm512_storeu_ps(o + i, _mm512_mul_ps(r, _mm512_loadu_ps(u + i)));
+  }
+  gelu_tanh_mul_scalar(g + i, u + i, o + i, n - i);
+}
+
+MLXCEL_AVX512 void softmax_row(float* x, uint64_t n) {
+  if (n == 0) return;
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  uint64_t i = 0;
+  for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + i));
+  float m = _mm512_reduce_max_ps(mx);
+  for (uint64_t j = i; j < n; ++j) m = std::max(m, x[j]);
+  const __m512 vm = _mm512_set1_ps(m);
+  __m512 sum = _mm512_setzero_ps();
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+    _mm512_storeu_ps(x + i, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  float s = hsum(sum);
+  for (uint64_t j = i; j < n; ++j) {
+    x[j] = std::exp(x[j] - m);
+    s += x[j];
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / s);
+  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+  for (uint64_t j = i; j < n; ++j) x[j] *= 1.0f / s;
+}
+
+MLXCEL_AVX512 float dot(const float* a, const float* b, uint64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+  uint64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    const uint32_t cnt = static_cast<uint32_t>(std::min<uint64_t>(16, n - i));
+    const __mmask16 mk = static_cast<__mmask16>((1u << cnt) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + i), _mm512_maskz_loadu_ps(mk, b + i), s0);
+  }
+  return hsum(_mm512_add_ps(s0, s1));
+}
+
+MLXCEL_AVX512 void axpy(float a, const float* x, float* y, uint64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  for (uint64_t i = 0; i < n; i += 16) {
+    const uint32_t cnt = static_cast<uint32_t>(std::min<uint64_t>(16, n - i));
+    const __mmask16 mk = static_cast<__mmask16>((1u << cnt) - 1);
+    _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mk, x + i), _mm512_maskz_loadu_ps(mk, y + i)));
+  }
+}
+
+MLXCEL_AVX512 void widen_row(const uint16_t* src, bool is_f16, float* dst, uint64_t n) {
+  const int kind = is_f16 ? 1 : 2;
+  uint64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load16(src + i, kind));
+  if (i < n) {
+    const uint32_t cnt = static_cast<uint32_t>(n - i);
+    _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << cnt) - 1), load16_tail(src + i, kind, cnt));
+  }
+}
+
+}  // namespace
+}  // namespace avx512
+
 const KernelTable& avx512_table() {
-  static const KernelTable t = [] {
-    KernelTable k = avx2_table();
-    k.isa = Isa::Avx512;
-    return k;
-  }();
+  static const KernelTable t{
+      Isa::Avx512,
+      avx512::quantize_act,
+      avx512::dense_rows,
+      avx512::affine_rows,
+      affine_gemm_avx512,
+      quantize_act_gemm_avx512,
+      dense_gemm_blas,
+      avx512::silu_mul,
+      avx512::gelu_tanh_mul,
+      avx512::softmax_row,
+      avx512::dot,
+      avx512::axpy,
+      avx512::widen_row,
+  };
   return t;
 }
 
@@ -21,10 +340,6 @@ const KernelTable& avx512bf16_table() {
     return k;
   }();
   return t;
-}
-
-uint64_t affine_gemm_panel_bytes(uint64_t cols, uint32_t group) {
-  return 32 * cols + 2 * 32 * (cols / group) * 4;
 }
 
 }  // namespace mlxcel::kernels

@@ -1,0 +1,288 @@
+// Kernel benchmark: memory read bandwidth (measured in the same run), decode matvec throughput per
+// weight format against it, and prefill matmul throughput. Prints tables; passes or fails nothing.
+//
+//   bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|prefill]
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+
+using namespace mlxcel;
+using namespace mlxcel::kernels;
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// 64-byte aligned, first-touched buffer (pages faulted in before timing).
+struct Buf {
+  std::byte* p = nullptr;
+  size_t n = 0;
+  explicit Buf(size_t bytes) : n(bytes) {
+    p = static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    std::memset(p, 0, bytes);
+  }
+  ~Buf() { std::free(p); }
+  Buf(const Buf&) = delete;
+  Buf(Buf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr; }
+};
+
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_load_ps(a + i), _mm256_load_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 8), _mm256_load_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 16), _mm256_load_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 24), _mm256_load_ps(b + i + 24), s3);
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  float t[8];
+  _mm256_storeu_ps(t, s);
+  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+// Read bandwidth: a vectorised dot product over two large float arrays on `threads` threads.
+double measure_bandwidth(uint32_t threads, size_t bytes_each, int reps) {
+  const size_t n = bytes_each / 4 / 1024 * 1024;
+  Buf a(n * 4), b(n * 4);
+  auto* fa = reinterpret_cast<float*>(a.p);
+  auto* fb = reinterpret_cast<float*>(b.p);
+  for (size_t i = 0; i < n; i += 1024) fa[i] = fb[i] = 1.0f;
+  set_num_threads(threads);
+  double best = 0;
+  volatile float sink = 0;
+  for (int r = 0; r < reps; ++r) {
+    float parts[64] = {};
+    const double t0 = now();
+    parallel_for(n, 1024, [&](uint64_t s, uint64_t e, uint32_t t) { parts[t] = dot_avx2(fa + s, fb + s, e - s); });
+    const double t1 = now();
+    sink = sink + parts[0];
+    best = std::max(best, 2.0 * n * 4 / (t1 - t0) / 1e9);
+  }
+  return best;
+}
+
+struct MatShape {
+  const char* name;
+  uint64_t rows, cols;
+};
+
+struct Model {
+  const char* name;
+  uint64_t hidden, ffn, vocab, heads, kv_heads, head_dim, layers;
+  std::vector<MatShape> layer_mats() const {
+    return {{"q", heads * head_dim, hidden},     {"k", kv_heads * head_dim, hidden},
+            {"v", kv_heads * head_dim, hidden},  {"o", hidden, heads * head_dim},
+            {"gate", ffn, hidden},               {"up", ffn, hidden},
+            {"down", hidden, ffn}};
+  }
+};
+
+enum class Fmt { BF16, F16, Q8, Q4 };
+const char* fmt_name(Fmt f) {
+  switch (f) {
+    case Fmt::BF16: return "bf16";
+    case Fmt::F16: return "f16";
+    case Fmt::Q8: return "q8-g64";
+    case Fmt::Q4: return "q4-g64";
+  }
+  return "?";
+}
+
+// A weight with random contents in its own buffers.
+struct OwnedWeight {
+  std::vector<Buf> bufs;
+  Weight w;
+};
+
+OwnedWeight make_weight(Fmt f, uint64_t rows, uint64_t cols, std::mt19937& rng) {
+  OwnedWeight o;
+  auto fill = [&](Buf& b, uint16_t base, uint16_t mask) {
+    auto* h = reinterpret_cast<uint16_t*>(b.p);
+    for (size_t i = 0; i < b.n / 2; ++i) h[i] = static_cast<uint16_t>(base | (rng() & mask));
+  };
+  if (f == Fmt::BF16 || f == Fmt::F16) {
+    o.bufs.emplace_back(rows * cols * 2);
+    // small normal numbers of random sign: bf16 exponent ~2^-4, f16 exponent ~2^-4
+    fill(o.bufs[0], f == Fmt::BF16 ? 0x3d00 : 0x2c00, f == Fmt::BF16 ? 0x80ff : 0x83ff);
+    o.w = dense_weight(f == Fmt::BF16 ? DType::BF16 : DType::F16, rows, cols, o.bufs[0].p);
+    return o;
+  }
+  const uint32_t bits = f == Fmt::Q8 ? 8 : 4;
+  o.bufs.emplace_back(rows * cols * bits / 8);
+  auto* w32 = reinterpret_cast<uint32_t*>(o.bufs[0].p);
+  for (size_t i = 0; i < o.bufs[0].n / 4; ++i) w32[i] = static_cast<uint32_t>(rng());
+  o.bufs.emplace_back(rows * cols / 64 * 2);
+  o.bufs.emplace_back(rows * cols / 64 * 2);
+  fill(o.bufs[1], 0x2000, 0x00ff);  // f16 scales ~ 2^-7
+  fill(o.bufs[2], 0x2400, 0x80ff);  // f16 biases of random sign
+  o.w = affine_weight(rows, cols, bits, 64, o.bufs[0].p, DType::F16, o.bufs[1].p, o.bufs[2].p);
+  return o;
+}
+
+struct Args {
+  uint32_t threads = 2;
+  size_t bw_mib = 1024;
+  int reps = 5;
+  std::string only;
+};
+
+// Decode: one token through `copies` distinct copies of a layer (so the working set is far larger
+// than the caches), best of reps. Returns GB/s of weights read.
+double bench_decode_layer(const Model& m, Fmt f, int reps, uint64_t* layer_bytes) {
+  std::mt19937 rng(1);
+  const auto mats = m.layer_mats();
+  uint64_t per_layer = 0;
+  std::vector<OwnedWeight> probe;
+  for (const auto& s : mats) per_layer += weight_bytes(make_weight(f, s.rows, 64, rng).w) / 64 * s.cols;
+  const uint64_t target = 1024ull << 20;  // >= 1 GiB of weights in the rotation
+  const int copies = static_cast<int>(std::max<uint64_t>(2, target / per_layer + 1));
+  std::vector<std::vector<OwnedWeight>> layers(copies);
+  uint64_t bytes = 0;
+  for (auto& l : layers) {
+    for (const auto& s : mats) {
+      l.push_back(make_weight(f, s.rows, s.cols, rng));
+      bytes += weight_bytes(l.back().w);
+    }
+  }
+  *layer_bytes = bytes / copies;
+  std::vector<float> x(m.ffn), y(m.ffn);
+  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  uint64_t scratch_bytes = 0;
+  for (const auto& s : layers[0]) scratch_bytes = std::max(scratch_bytes, linear_scratch_bytes(s.w, 1, num_threads()));
+  Buf scratch(scratch_bytes);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now();
+    for (auto& l : layers) {
+      for (auto& ow : l) linear(ow.w, x.data(), 1, y.data(), {scratch.p, scratch_bytes});
+    }
+    best = std::min(best, now() - t0);
+  }
+  return static_cast<double>(bytes) / best / 1e9;
+}
+
+double bench_decode_head(const Model& m, Fmt f, int reps, uint64_t* bytes_out) {
+  std::mt19937 rng(2);
+  OwnedWeight ow = make_weight(f, m.vocab, m.hidden, rng);
+  std::vector<float> x(m.hidden), y(m.vocab);
+  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  const uint64_t sb = linear_scratch_bytes(ow.w, 1, num_threads());
+  Buf scratch(sb);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now();
+    linear(ow.w, x.data(), 1, y.data(), {scratch.p, sb});
+    best = std::min(best, now() - t0);
+  }
+  *bytes_out = weight_bytes(ow.w);
+  return static_cast<double>(weight_bytes(ow.w)) / best / 1e9;
+}
+
+// Prefill: R activation rows through one layer's matrices; returns seconds per layer (best).
+double bench_prefill_layer(const Model& m, Fmt f, uint64_t R, int reps, double* flops) {
+  std::mt19937 rng(3);
+  std::vector<OwnedWeight> l;
+  *flops = 0;
+  for (const auto& s : m.layer_mats()) {
+    l.push_back(make_weight(f, s.rows, s.cols, rng));
+    *flops += 2.0 * R * s.rows * s.cols;
+  }
+  std::vector<float> x(R * m.ffn), y(R * m.ffn);
+  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  uint64_t sb = 0;
+  for (const auto& ow : l) sb = std::max(sb, linear_scratch_bytes(ow.w, R, num_threads()));
+  Buf scratch(sb);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now();
+    for (auto& ow : l) linear(ow.w, x.data(), R, y.data(), {scratch.p, sb});
+    best = std::min(best, now() - t0);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--threads") args.threads = static_cast<uint32_t>(std::stoul(next()));
+    else if (a == "--bw-mib") args.bw_mib = std::stoul(next());
+    else if (a == "--reps") args.reps = std::stoi(next());
+    else if (a == "--only") args.only = next();
+    else if (a == "--isa") {
+      auto isa = isa_from_name(next());
+      if (!isa) { std::fprintf(stderr, "unknown ISA\n"); return 2; }
+      set_isa(*isa);
+    } else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|prefill]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::printf("isa: %s (best %s)\n", std::string(isa_name(active_isa())).c_str(),
+              std::string(isa_name(best_isa())).c_str());
+  const double bw1 = measure_bandwidth(1, args.bw_mib << 20, args.reps);
+  const double bw2 = measure_bandwidth(2, args.bw_mib << 20, args.reps);
+  std::printf("read bandwidth (dot over 2 x %zu MiB f32): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
+              args.bw_mib, bw1, bw2);
+  set_num_threads(args.threads);
+  const double bw = args.threads >= 2 ? bw2 : bw1;
+
+  const Model models[] = {
+      {"llama-3.2-1b", 2048, 8192, 128256, 32, 8, 64, 16},
+      {"tinyllama-1.1b", 2048, 5632, 32000, 32, 4, 64, 22},
+  };
+  const Fmt fmts[] = {Fmt::BF16, Fmt::Q8, Fmt::Q4};
+
+  if (args.only.empty() || args.only == "decode") {
+    std::printf("\n## decode matvec, %u threads (bandwidth %.1f GB/s)\n", args.threads, bw);
+    std::printf("%-16s %-7s %10s %9s %7s %10s %9s %7s %12s\n", "model", "format", "layer MB",
+                "GB/s", "of bw", "head MB", "GB/s", "of bw", "model tok/s");
+    for (const auto& m : models) {
+      for (Fmt f : fmts) {
+        uint64_t lb = 0, hb = 0;
+        const double g = bench_decode_layer(m, f, args.reps, &lb);
+        const double h = bench_decode_head(m, f, args.reps, &hb);
+        const double t_token = m.layers * lb / (g * 1e9) + hb / (h * 1e9);
+        std::printf("%-16s %-7s %10.1f %9.1f %6.0f%% %10.1f %9.1f %6.0f%% %12.1f\n", m.name, fmt_name(f),
+                    lb / 1e6, g, 100 * g / bw, hb / 1e6, h, 100 * h / bw, 1.0 / t_token);
+        std::printf("RESULT decode model=%s fmt=%s threads=%u layer_gbs=%.2f head_gbs=%.2f bw_gbs=%.2f layer_ratio=%.3f head_ratio=%.3f\n",
+                    m.name, fmt_name(f), args.threads, g, h, bw, g / bw, h / bw);
+      }
+    }
+  }
+  if (args.only.empty() || args.only == "prefill") {
+    std::printf("\n## prefill matmul (one layer's q,k,v,o,gate,up,down), %u threads\n", args.threads);
+    std::printf("%-16s %-7s %5s %10s %10s %16s\n", "model", "format", "R", "ms/layer", "GFLOP/s",
+                "linear tok/s");
+    for (const auto& m : models) {
+      for (Fmt f : fmts) {
+        for (uint64_t R : {uint64_t{128}, uint64_t{512}}) {
+          double flops = 0;
+          const double t = bench_prefill_layer(m, f, R, std::max(2, args.reps / 2), &flops);
+          // tokens/s of the model's linear layers alone (the output head counted once per chunk
+          // is left out: prompt processing only needs the last token's logits)
+          const double tok = R / (t * m.layers);
+          std::printf("%-16s %-7s %5lu %10.2f %10.1f %16.1f\n", m.name, fmt_name(f),
+                      static_cast<unsigned long>(R), t * 1e3, flops / t / 1e9, tok);
+          std::printf("RESULT prefill model=%s fmt=%s R=%lu threads=%u gflops=%.1f linear_tok_s=%.1f\n",
+                      m.name, fmt_name(f), static_cast<unsigned long>(R), args.threads, flops / t / 1e9, tok);
+        }
+      }
+    }
+  }
+  return 0;
+}
