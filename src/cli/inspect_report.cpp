@@ -12,7 +12,7 @@
 namespace mlxcel::cli {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the documented order
 
 std::string_view source_name(WeightSource s) { return s == WeightSource::Exact ? "exact" : "analytic"; }
 

@@ -35,7 +35,8 @@ InspectReport build_inspect_report(ModelSpec spec, const RunConfig& run,
                                    std::string model_arg, std::string quant);
 
 std::string render_inspect_table(const InspectReport& report);
-nlohmann::json inspect_json(const InspectReport& report);
+// Keys in the order of docs/inspect-json.md.
+nlohmann::ordered_json inspect_json(const InspectReport& report);
 
 constexpr int kInspectJsonSchemaVersion = 1;
 
