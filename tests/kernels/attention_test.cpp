@@ -22,7 +22,8 @@ struct AttnSetup {
 // stored before the call. Compares with a double reference over the effective K/V (dequantized
 // cache rows for cached positions, exact f32 for new ones).
 void run_case(const AttnSetup& s, KvCacheType kt, KvCacheType vt, uint64_t capacity, uint64_t n_past,
-              uint64_t n_q, bool store_first, std::mt19937& rng, const std::string& label) {
+              uint64_t n_q, bool store_first, std::mt19937& rng, const std::string& label,
+              uint64_t scores_stride = 0) {
   const uint64_t total = n_past + n_q;
   const auto K = random_floats(rng, total * s.n_kv * s.dk);
   const auto V = random_floats(rng, total * s.n_kv * s.dv);
@@ -67,7 +68,8 @@ void run_case(const AttnSetup& s, KvCacheType kt, KvCacheType vt, uint64_t capac
   p.softcap = s.softcap;
   p.sinks = s.sinks.empty() ? nullptr : s.sinks.data();
   std::vector<float> out(n_q * s.n_heads * s.dv, 99.0f);
-  const uint64_t stride = total;  // each query sees at most all tokens
+  // each query sees at most all tokens; a longer row lets the kernel use bigger key tiles
+  const uint64_t stride = scores_stride ? scores_stride : total;
   std::vector<float> scores(num_threads() * stride);
   AttentionInputs in;
   in.q = Q.data();
@@ -154,6 +156,22 @@ TEST(Attention, SlidingWindowRingBufferOfWindowRows) {
       run_case(s, t, t, 5, 12, 1, false, rng, label + " decode");
       run_case(s, t, t, 5, 7, 1, true, rng, label + " decode stored first");
     }
+  }
+}
+
+TEST(Attention, LongContextManyTilesEveryFormat) {
+  // Enough keys for several tiles of 32, so the online softmax rescales across tiles; a sliding
+  // layer whose ring has wrapped several times.
+  for (Isa isa : available_isas()) {
+    IsaScope scope(isa, 2);
+    std::mt19937 rng(25);
+    AttnSetup s;
+    for (KvCacheType t : kTypes) {
+      const std::string label = isa_label(isa, 2) + " long type " + std::to_string(int(t));
+      run_case(s, t, t, 128, 90, 3, false, rng, label);
+    }
+    s.window = 40;
+    run_case(s, KvCacheType::Q8_0, KvCacheType::F16, 40, 150, 5, false, rng, "sliding long");
   }
 }
 

@@ -1,5 +1,7 @@
 // Causal attention with GQA, sliding windows (ring-buffer caches), soft-capping and sinks, reading
-// K/V in any cache row format. One (query token, head) per work item; each thread uses one row of
+// K/V in any cache row format. A work item is (query token, kv head) with the n_heads/n_kv_heads
+// query heads that share the kv head, so each K/V row is read and dequantized once per item. Keys
+// are processed in tiles with an online softmax; a thread's tile of scores lives in its row of
 // the caller's scores scratch.
 #include <algorithm>
 #include <cmath>
@@ -13,67 +15,11 @@
 namespace mlxcel::kernels {
 namespace {
 
+constexpr uint64_t kTile = 32;          // keys per tile
+constexpr uint64_t kMaxHeadDim = 512;   // dequantized K/V tiles live on the worker's stack
+
 [[noreturn]] void bad_args(const std::string& what) {
   throw UsageError("kernels", "attention: " + what);
-}
-
-// Elements dequantized at a time by the generic kernels (a multiple of every block size).
-constexpr uint64_t kChunk = 256;
-
-void generic_scores(KvCacheType t, const void* rows, uint64_t row_bytes, uint64_t n,
-                    const float* q, uint64_t d, float scale, float* out) {
-  const KernelTable& kt = kernel_table();
-  const KvRowFormat f = kv_row_format(t);
-  float buf[kChunk];
-  for (uint64_t i = 0; i < n; ++i) {
-    const auto* row = static_cast<const uint8_t*>(rows) + i * row_bytes;
-    float acc = 0;
-    for (uint64_t e = 0; e < d; e += kChunk) {
-      const uint64_t len = std::min(kChunk, d - e);
-      kv_dequantize_row(t, row + e / f.block * f.block_bytes, len, buf);
-      acc += kt.dot(buf, q + e, len);
-    }
-    out[i] = acc * scale;
-  }
-}
-
-void generic_accum(KvCacheType t, const void* rows, uint64_t row_bytes, uint64_t n,
-                   const float* p, uint64_t d, float* out) {
-  const KernelTable& kt = kernel_table();
-  const KvRowFormat f = kv_row_format(t);
-  float buf[kChunk];
-  for (uint64_t i = 0; i < n; ++i) {
-    const auto* row = static_cast<const uint8_t*>(rows) + i * row_bytes;
-    for (uint64_t e = 0; e < d; e += kChunk) {
-      const uint64_t len = std::min(kChunk, d - e);
-      kv_dequantize_row(t, row + e / f.block * f.block_bytes, len, buf);
-      kt.axpy(p[i], buf, out + e, len);
-    }
-  }
-}
-
-template <KvCacheType T>
-void scores_t(const void* rows, uint64_t rb, uint64_t n, const float* q, uint64_t d, float scale,
-              float* out) {
-  generic_scores(T, rows, rb, n, q, d, scale, out);
-}
-template <KvCacheType T>
-void accum_t(const void* rows, uint64_t rb, uint64_t n, const float* p, uint64_t d, float* out) {
-  generic_accum(T, rows, rb, n, p, d, out);
-}
-
-void f32_scores(const void* rows, uint64_t rb, uint64_t n, const float* q, uint64_t d,
-                float scale, float* out) {
-  const KernelTable& kt = kernel_table();
-  for (uint64_t i = 0; i < n; ++i) {
-    out[i] = kt.dot(reinterpret_cast<const float*>(static_cast<const uint8_t*>(rows) + i * rb), q, d) * scale;
-  }
-}
-void f32_accum(const void* rows, uint64_t rb, uint64_t n, const float* p, uint64_t d, float* out) {
-  const KernelTable& kt = kernel_table();
-  for (uint64_t i = 0; i < n; ++i) {
-    kt.axpy(p[i], reinterpret_cast<const float*>(static_cast<const uint8_t*>(rows) + i * rb), out, d);
-  }
 }
 
 // Contiguous runs of slots holding positions [p0, p1) in a ring of `cap` slots (at most two).
@@ -116,33 +62,30 @@ KeyRanges visible_keys(const AttentionParams& p, const AttentionInputs& in, uint
   return r;
 }
 
-}  // namespace
+// Online-softmax state of the G heads of one work item.
+struct HeadState {
+  float m[256];  // running max (scores already scaled/capped)
+  float l[256];  // running sum of exp(score - m)
+};
 
-KvKernels kv_kernels(KvCacheType t) {
-  switch (t) {
-    case KvCacheType::F32: return {f32_scores, f32_accum};
-    case KvCacheType::F16: return {scores_t<KvCacheType::F16>, accum_t<KvCacheType::F16>};
-    case KvCacheType::BF16: return {scores_t<KvCacheType::BF16>, accum_t<KvCacheType::BF16>};
-    case KvCacheType::Q8_0: return {scores_t<KvCacheType::Q8_0>, accum_t<KvCacheType::Q8_0>};
-    case KvCacheType::Q4_0: return {scores_t<KvCacheType::Q4_0>, accum_t<KvCacheType::Q4_0>};
-    case KvCacheType::Q8: return {scores_t<KvCacheType::Q8>, accum_t<KvCacheType::Q8>};
-    case KvCacheType::Q4: return {scores_t<KvCacheType::Q4>, accum_t<KvCacheType::Q4>};
-    default: return {nullptr, nullptr};
-  }
-}
+}  // namespace
 
 void attention(const AttentionParams& p, const AttentionInputs& in) {
   if (p.n_heads == 0 || p.n_kv_heads == 0 || p.n_heads % p.n_kv_heads != 0) {
     bad_args("n_heads must be a positive multiple of n_kv_heads (n_heads, " +
              std::to_string(p.n_heads) + ", n_kv_heads " + std::to_string(p.n_kv_heads) + ")");
   }
-  if (p.head_dim_k == 0 || p.head_dim_v == 0) bad_args("head dims must be > 0");
+  if (p.head_dim_k == 0 || p.head_dim_v == 0 || p.head_dim_k > kMaxHeadDim || p.head_dim_v > kMaxHeadDim) {
+    bad_args("head dims must be in 1.." + std::to_string(kMaxHeadDim) + " (head_dim_k, " +
+             std::to_string(p.head_dim_k) + ", head_dim_v " + std::to_string(p.head_dim_v) + ")");
+  }
+  const uint32_t G = p.n_heads / p.n_kv_heads;
+  if (G > 256) bad_args("more than 256 query heads per kv head");
   if (in.n_q == 0) return;
   if (in.q == nullptr || in.out == nullptr || in.scores == nullptr) bad_args("null q, out or scores");
   if ((in.k_new == nullptr) != (in.v_new == nullptr)) bad_args("k_new and v_new must both be set or both null");
   const bool has_cache = in.n_past > 0;
-  uint64_t capacity = 0;
-  uint64_t k_row = 0, v_row = 0;
+  uint64_t capacity = 0, k_row = 0, v_row = 0;
   if (has_cache) {
     if (in.k_cache == nullptr || in.v_cache == nullptr) bad_args("n_past > 0 but no caches");
     const KvCacheView& kc = *in.k_cache;
@@ -169,74 +112,103 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
     bad_args("scores scratch row too short (scores_stride, " + std::to_string(in.scores_stride) +
              ", keys visible " + std::to_string(most) + ")");
   }
-  const uint64_t units = in.n_q * p.n_heads;
+  // Keys per tile: the G x T tile of scores must fit the thread's scores row.
+  const uint64_t T = std::min<uint64_t>(kTile, in.scores_stride / G);
+  if (T == 0) {
+    bad_args("scores scratch row shorter than the query heads per kv head (scores_stride, " +
+             std::to_string(in.scores_stride) + ")");
+  }
+  const uint64_t units = in.n_q * p.n_kv_heads;
   const uint64_t threads_used = std::min<uint64_t>(num_threads(), units);
   if (in.scores_rows < threads_used) {
     bad_args("scores scratch has too few rows (scores_rows, " + std::to_string(in.scores_rows) +
              ", threads " + std::to_string(threads_used) + ")");
   }
-  const KvKernels kk = has_cache ? kv_kernels(in.k_cache->type) : KvKernels{};
-  const KvKernels vk = has_cache ? kv_kernels(in.v_cache->type) : KvKernels{};
-  const KvKernels fk = kv_kernels(KvCacheType::F32);
-  const uint32_t group = p.n_heads / p.n_kv_heads;
   const KernelTable& kt = kernel_table();
+  const uint64_t dk = p.head_dim_k, dv = p.head_dim_v;
 
   parallel_for(units, 1, [&](uint64_t b, uint64_t e, uint32_t t) {
     float* sc = in.scores + t * in.scores_stride;
+    alignas(64) float ktile[kTile * kMaxHeadDim];
+    alignas(64) float vtile[kTile * kMaxHeadDim];
+    HeadState st;
     for (uint64_t u = b; u < e; ++u) {
-      const uint64_t qi = u / p.n_heads;
-      const uint32_t h = static_cast<uint32_t>(u % p.n_heads);
-      const uint32_t kvh = h / group;
-      const float* q = in.q + qi * qs + uint64_t{h} * p.head_dim_k;
-      float* out = in.out + qi * os + uint64_t{h} * p.head_dim_v;
+      const uint64_t qi = u / p.n_kv_heads;
+      const uint32_t kvh = static_cast<uint32_t>(u % p.n_kv_heads);
+      const float* q = in.q + qi * qs + uint64_t{kvh} * G * dk;
+      float* out = in.out + qi * os + uint64_t{kvh} * G * dv;
+      for (uint32_t g = 0; g < G; ++g) {
+        st.m[g] = -INFINITY;
+        st.l[g] = 0;
+        std::memset(out + g * dv, 0, dv * sizeof(float));
+      }
+      // One tile of n keys: k rows (k_stride floats apart) and v rows, already f32.
+      auto tile = [&](const float* kr, uint64_t k_stride, const float* vr, uint64_t v_stride,
+                      uint64_t n) {
+        kt.attn_scores(q, dk, G, kr, k_stride, n, dk, p.scale, sc);
+        for (uint32_t g = 0; g < G; ++g) {
+          float* s = sc + g * n;
+          if (p.softcap > 0) {
+            const float inv = 1.0f / p.softcap;
+            for (uint64_t j = 0; j < n; ++j) s[j] = p.softcap * std::tanh(s[j] * inv);
+          }
+          float mx = st.m[g];
+          for (uint64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+          const float corr = std::exp(st.m[g] - mx);  // 0 on the first tile (m = -inf)
+          const float sum = kt.exp_sum(s, n, mx);
+          st.l[g] = st.l[g] * corr + sum;
+          st.m[g] = mx;
+          if (corr != 1.0f) {
+            float* o = out + g * dv;
+            for (uint64_t i = 0; i < dv; ++i) o[i] *= corr;
+          }
+        }
+        kt.attn_pv(sc, n, G, vr, v_stride, dv, out, dv);
+      };
       const KeyRanges r = visible_keys(p, in, capacity, qi);
       Segment seg[2];
       const int nseg = has_cache ? ring_segments(r.cache_lo, r.cache_hi, capacity, seg) : 0;
-      uint64_t n = 0;
-      for (int s = 0; s < nseg; ++s) {
-        const auto* rows = static_cast<const uint8_t*>(in.k_cache->data) +
-                           (uint64_t{kvh} * capacity + seg[s].slot) * k_row;
-        kk.scores(rows, k_row, seg[s].count, q, p.head_dim_k, p.scale, sc + n);
-        n += seg[s].count;
-      }
-      const uint64_t n_cache = n;
-      if (r.new_hi > r.new_lo) {
-        fk.scores(in.k_new + r.new_lo * ks + uint64_t{kvh} * p.head_dim_k, ks * 4,
-                  r.new_hi - r.new_lo, q, p.head_dim_k, p.scale, sc + n);
-        n += r.new_hi - r.new_lo;
-      }
-      std::memset(out, 0, p.head_dim_v * sizeof(float));
-      if (n == 0) continue;
-      if (p.softcap > 0) {
-        const float inv = 1.0f / p.softcap;
-        for (uint64_t i = 0; i < n; ++i) sc[i] = p.softcap * std::tanh(sc[i] * inv);
-      }
-      if (p.sinks != nullptr) {
-        // The sink joins the softmax denominator but carries no value.
-        const float sink = p.sinks[h];
-        float mx = sink;
-        for (uint64_t i = 0; i < n; ++i) mx = std::max(mx, sc[i]);
-        float sum = std::exp(sink - mx);
-        for (uint64_t i = 0; i < n; ++i) {
-          sc[i] = std::exp(sc[i] - mx);
-          sum += sc[i];
+      for (int si = 0; si < nseg; ++si) {
+        const auto* kbase = static_cast<const uint8_t*>(in.k_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * k_row;
+        const auto* vbase = static_cast<const uint8_t*>(in.v_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * v_row;
+        for (uint64_t j0 = 0; j0 < seg[si].count; j0 += T) {
+          const uint64_t n = std::min(T, seg[si].count - j0);
+          const float *kr, *vr;
+          if (in.k_cache->type == KvCacheType::F32) {
+            kr = reinterpret_cast<const float*>(kbase + j0 * k_row);
+          } else {
+            kt.kv_dequant(in.k_cache->type, kbase + j0 * k_row, k_row, n, dk, ktile);
+            kr = ktile;
+          }
+          if (in.v_cache->type == KvCacheType::F32) {
+            vr = reinterpret_cast<const float*>(vbase + j0 * v_row);
+          } else {
+            kt.kv_dequant(in.v_cache->type, vbase + j0 * v_row, v_row, n, dv, vtile);
+            vr = vtile;
+          }
+          tile(kr, dk, vr, dv, n);
         }
-        const float invs = 1.0f / sum;
-        for (uint64_t i = 0; i < n; ++i) sc[i] *= invs;
-      } else {
-        kt.softmax_row(sc, n);
       }
-      n = 0;
-      for (int s = 0; s < nseg; ++s) {
-        const auto* rows = static_cast<const uint8_t*>(in.v_cache->data) +
-                           (uint64_t{kvh} * capacity + seg[s].slot) * v_row;
-        vk.accum(rows, v_row, seg[s].count, sc + n, p.head_dim_v, out);
-        n += seg[s].count;
+      for (uint64_t j0 = r.new_lo; j0 < r.new_hi; j0 += T) {
+        const uint64_t n = std::min(T, r.new_hi - j0);
+        tile(in.k_new + j0 * ks + uint64_t{kvh} * dk, ks, in.v_new + j0 * vs + uint64_t{kvh} * dv, vs, n);
       }
-      (void)n_cache;
-      if (r.new_hi > r.new_lo) {
-        fk.accum(in.v_new + r.new_lo * vs + uint64_t{kvh} * p.head_dim_v, vs * 4,
-                 r.new_hi - r.new_lo, sc + n, p.head_dim_v, out);
+      for (uint32_t g = 0; g < G; ++g) {
+        float l = st.l[g];
+        if (p.sinks != nullptr) {
+          // The sink joins the softmax denominator but carries no value.
+          const float sink = p.sinks[kvh * G + g];
+          const float mx = std::max(st.m[g], sink);
+          l = l * std::exp(st.m[g] - mx) + std::exp(sink - mx);
+          const float c = std::exp(st.m[g] - mx);
+          float* o = out + g * dv;
+          for (uint64_t i = 0; i < dv; ++i) o[i] *= c;
+        }
+        if (l > 0) {
+          const float inv = 1.0f / l;
+          float* o = out + g * dv;
+          for (uint64_t i = 0; i < dv; ++i) o[i] *= inv;
+        }
       }
     }
   });

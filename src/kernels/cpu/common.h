@@ -46,5 +46,12 @@ void softmax_row_scalar(float* x, uint64_t n);
 float dot_scalar(const float* a, const float* b, uint64_t n);
 void axpy_scalar(float a, const float* x, float* y, uint64_t n);
 void widen_row_scalar(const uint16_t* src, bool is_f16, float* dst, uint64_t n);
+void kv_dequant_scalar(KvCacheType t, const uint8_t* rows, uint64_t row_bytes, uint64_t n,
+                       uint64_t d, float* out);
+void attn_scores_scalar(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                        uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s);
+void attn_pv_scalar(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+                    uint64_t dv, float* o, uint64_t o_stride);
+float exp_sum_scalar(float* x, uint64_t n, float mx);
 
 }  // namespace mlxcel::kernels

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/kernels.h"
+#include "mlxcel/estimate.h"
 
 namespace mlxcel::kernels {
 
@@ -59,6 +60,17 @@ struct KernelTable {
   void (*axpy)(float a, const float* x, float* y, uint64_t n);  // y += a*x
   // dst[n] = src[n] widened from F16 (is_f16) or BF16.
   void (*widen_row)(const uint16_t* src, bool is_f16, float* dst, uint64_t n);
+  // Attention tiles. kv_dequant: n cache rows (row_bytes apart) of d values -> out[n][d].
+  void (*kv_dequant)(KvCacheType t, const uint8_t* rows, uint64_t row_bytes, uint64_t n,
+                     uint64_t d, float* out);
+  // s[g*T + j] = scale * q_g · k_j for G query rows (q_stride apart) and T key rows (k_stride).
+  void (*attn_scores)(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                      uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s);
+  // o_g += Σ_j p[g*T + j] * v_j for G output rows (o_stride apart), T value rows (v_stride).
+  void (*attn_pv)(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+                  uint64_t dv, float* o, uint64_t o_stride);
+  // x[i] = exp(x[i] - mx) for n values; returns their sum.
+  float (*exp_sum)(float* x, uint64_t n, float mx);
 };
 
 const KernelTable& kernel_table();  // for active_isa()

@@ -1,4 +1,4 @@
-// Block geometry of the KV cache row formats, and the per-ISA kernels attention uses on them.
+// Block geometry of the KV cache row formats.
 #pragma once
 
 #include <cstdint>
@@ -25,19 +25,5 @@ inline KvRowFormat kv_row_format(KvCacheType t) {
     default: return {0, 0};
   }
 }
-
-// out[i] = scale * dot(q, row_i) for n rows starting at rows, row_bytes apart.
-using KvScoresFn = void (*)(const void* rows, uint64_t row_bytes, uint64_t n, const float* q,
-                            uint64_t d, float scale, float* out);
-// out[d] += Σ_i p[i] * row_i.
-using KvAccumFn = void (*)(const void* rows, uint64_t row_bytes, uint64_t n, const float* p,
-                           uint64_t d, float* out);
-
-struct KvKernels {
-  KvScoresFn scores;
-  KvAccumFn accum;
-};
-// For the active ISA.
-KvKernels kv_kernels(KvCacheType t);
 
 }  // namespace mlxcel::kernels

@@ -14,6 +14,15 @@ void quantize_act_gemm_avx512(const float* x, uint64_t x_stride, const QuantAct&
                               uint64_t m0, uint64_t m1);
 
 namespace avx512 {
+// From attn_avx512.cpp.
+void kv_dequant(KvCacheType t, const uint8_t* rows, uint64_t row_bytes, uint64_t n, uint64_t d,
+                float* out);
+void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k, uint64_t k_stride,
+                 uint64_t T, uint64_t d, float scale, float* s);
+void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+             uint64_t dv, float* o, uint64_t o_stride);
+float exp_sum(float* x, uint64_t n, float mx);
+
 namespace {
 
 // Reorders int8 activations in place to the order 4-bit weights are unpacked in.
@@ -329,6 +338,10 @@ const KernelTable& avx512_table() {
       avx512::dot,
       avx512::axpy,
       avx512::widen_row,
+      avx512::kv_dequant,
+      avx512::attn_scores,
+      avx512::attn_pv,
+      avx512::exp_sum,
   };
   return t;
 }

@@ -122,12 +122,40 @@ void widen_row_scalar(const uint16_t* src, bool is_f16, float* dst, uint64_t n) 
   }
 }
 
+void kv_dequant_scalar(KvCacheType t, const uint8_t* rows, uint64_t row_bytes, uint64_t n,
+                       uint64_t d, float* out) {
+  for (uint64_t i = 0; i < n; ++i) kv_dequantize_row(t, rows + i * row_bytes, d, out + i * d);
+}
+
+void attn_scores_scalar(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                        uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
+  for (uint32_t g = 0; g < G; ++g) {
+    for (uint64_t j = 0; j < T; ++j) s[g * T + j] = dot_scalar(q + g * q_stride, k + j * k_stride, d) * scale;
+  }
+}
+
+void attn_pv_scalar(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+                    uint64_t dv, float* o, uint64_t o_stride) {
+  for (uint32_t g = 0; g < G; ++g) {
+    for (uint64_t j = 0; j < T; ++j) axpy_scalar(p[g * T + j], v + j * v_stride, o + g * o_stride, dv);
+  }
+}
+
+float exp_sum_scalar(float* x, uint64_t n, float mx) {
+  float s = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    s += x[i];
+  }
+  return s;
+}
+
 const KernelTable& scalar_table() {
   static const KernelTable t{
       Isa::Scalar,     quantize_act,          dense_rows,           affine_rows,
       nullptr,         nullptr,               dense_gemm_blas,      silu_mul_scalar,
       gelu_tanh_mul_scalar, softmax_row_scalar, dot_scalar,         axpy_scalar,
-      widen_row_scalar,
+      widen_row_scalar, kv_dequant_scalar, attn_scores_scalar, attn_pv_scalar, exp_sum_scalar,
   };
   return t;
 }

@@ -1,0 +1,174 @@
+// AVX-512 attention tiles: KV row dequantization, q·k scores with a 16-way transposed horizontal
+// sum, p·V accumulation, and exp with running sum.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/kv_rows.h"
+#include "kernels/cpu/simd_avx512.h"
+
+namespace mlxcel::kernels::avx512 {
+namespace {
+
+MLXCEL_AVX512_INLINE __mmask16 tail_mask(uint64_t n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+}
+
+// Lane i of the result = sum of the lanes of a[i].
+MLXCEL_AVX512_INLINE __m512 hsum16(const __m512 a[16]) {
+  __m512 b[8], c[4];
+  for (int k = 0; k < 8; ++k) {
+    b[k] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * k], a[2 * k + 1]),
+                         _mm512_unpackhi_ps(a[2 * k], a[2 * k + 1]));
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512d x = _mm512_castps_pd(b[2 * k]), y = _mm512_castps_pd(b[2 * k + 1]);
+    c[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+  }
+  const __m512 e0 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], 0x88), _mm512_shuffle_f32x4(c[0], c[1], 0xdd));
+  const __m512 e1 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], 0x88), _mm512_shuffle_f32x4(c[2], c[3], 0xdd));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xdd));
+}
+
+MLXCEL_AVX512_INLINE float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// 64 u8 codes of an MLX-packed 4-bit group (32 bytes; byte j = element 2j | 2j+1 << 4).
+MLXCEL_AVX512_INLINE __m512i unpack_q4_64(const uint8_t* p) {
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i m = _mm256_set1_epi8(0x0f);
+  const __m256i lo = _mm256_and_si256(b, m), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m);
+  const __m256i u0 = _mm256_unpacklo_epi8(lo, hi), u1 = _mm256_unpackhi_epi8(lo, hi);
+  const __m256i e0 = _mm256_permute2x128_si256(u0, u1, 0x20);
+  const __m256i e1 = _mm256_permute2x128_si256(u0, u1, 0x31);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(e0), e1, 1);
+}
+
+MLXCEL_AVX512_INLINE void affine64(__m512i q, float s, float b, float* out) {
+  const __m512 vs = _mm512_set1_ps(s), vb = _mm512_set1_ps(b);
+  const __m128i q0 = _mm512_extracti32x4_epi32(q, 0), q1 = _mm512_extracti32x4_epi32(q, 1);
+  const __m128i q2 = _mm512_extracti32x4_epi32(q, 2), q3 = _mm512_extracti32x4_epi32(q, 3);
+  _mm512_storeu_ps(out, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q0)), vs, vb));
+  _mm512_storeu_ps(out + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q1)), vs, vb));
+  _mm512_storeu_ps(out + 32, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q2)), vs, vb));
+  _mm512_storeu_ps(out + 48, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q3)), vs, vb));
+}
+
+MLXCEL_AVX512 void dequant_row(KvCacheType t, const uint8_t* p, uint64_t d, float* out) {
+  switch (t) {
+    case KvCacheType::F16:
+    case KvCacheType::BF16: {
+      const int kind = t == KvCacheType::F16 ? 1 : 2;
+      uint64_t i = 0;
+      for (; i + 16 <= d; i += 16) _mm512_storeu_ps(out + i, load16(p + 2 * i, kind));
+      if (i < d) _mm512_mask_storeu_ps(out + i, tail_mask(d - i), load16_tail(p + 2 * i, kind, static_cast<uint32_t>(d - i)));
+      return;
+    }
+    case KvCacheType::Q8_0:
+      for (uint64_t b = 0; b < d / 32; ++b, p += 34, out += 32) {
+        const __m512 s = _mm512_set1_ps(f16_at(p));
+        const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+        const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 18));
+        _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), s));
+        _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), s));
+      }
+      return;
+    case KvCacheType::Q4_0:
+      for (uint64_t b = 0; b < d / 32; ++b, p += 18, out += 32) {
+        const __m512 s = _mm512_set1_ps(f16_at(p));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+        const __m128i m = _mm_set1_epi8(0x0f);
+        const __m512i eight = _mm512_set1_epi32(8);
+        const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(q, m)), eight);
+        const __m512i hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), m)), eight);
+        _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), s));
+        _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), s));
+      }
+      return;
+    case KvCacheType::Q8:
+      for (uint64_t g = 0; g < d / 64; ++g, p += 68, out += 64) {
+        affine64(_mm512_loadu_si512(p), f16_at(p + 64), f16_at(p + 66), out);
+      }
+      return;
+    case KvCacheType::Q4:
+      for (uint64_t g = 0; g < d / 64; ++g, p += 36, out += 64) {
+        affine64(unpack_q4_64(p), f16_at(p + 32), f16_at(p + 34), out);
+      }
+      return;
+    default:
+      std::memcpy(out, p, d * 4);
+      return;
+  }
+}
+
+}  // namespace
+
+MLXCEL_AVX512 void kv_dequant(KvCacheType t, const uint8_t* rows, uint64_t row_bytes, uint64_t n,
+                              uint64_t d, float* out) {
+  for (uint64_t i = 0; i < n; ++i) dequant_row(t, rows + i * row_bytes, d, out + i * d);
+}
+
+MLXCEL_AVX512 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                               uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  for (uint32_t g = 0; g < G; ++g) {
+    const float* qg = q + g * q_stride;
+    for (uint64_t j0 = 0; j0 < T; j0 += 16) {
+      const uint64_t nj = std::min<uint64_t>(16, T - j0);
+      __m512 acc[16];
+      for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+      for (uint64_t c = 0; c < d; c += 16) {
+        const __mmask16 m = tail_mask(d - c);
+        const __m512 qv = _mm512_maskz_loadu_ps(m, qg + c);
+        for (uint64_t j = 0; j < nj; ++j) {
+          acc[j] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k + (j0 + j) * k_stride + c), acc[j]);
+        }
+      }
+      _mm512_mask_storeu_ps(s + g * T + j0, tail_mask(nj), _mm512_mul_ps(hsum16(acc), vs));
+    }
+  }
+}
+
+MLXCEL_AVX512 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+                           uint64_t dv, float* o, uint64_t o_stride) {
+  for (uint32_t g = 0; g < G; ++g) {
+    float* og = o + g * o_stride;
+    const float* pg = p + g * T;
+    for (uint64_t c = 0; c < dv; c += 64) {
+      const uint64_t len = std::min<uint64_t>(64, dv - c);
+      const __mmask16 m0 = tail_mask(len), m1 = tail_mask(len > 16 ? len - 16 : 0);
+      const __mmask16 m2 = tail_mask(len > 32 ? len - 32 : 0), m3 = tail_mask(len > 48 ? len - 48 : 0);
+      __m512 o0 = _mm512_maskz_loadu_ps(m0, og + c), o1 = _mm512_maskz_loadu_ps(m1, og + c + 16);
+      __m512 o2 = _mm512_maskz_loadu_ps(m2, og + c + 32), o3 = _mm512_maskz_loadu_ps(m3, og + c + 48);
+      for (uint64_t j = 0; j < T; ++j) {
+        const __m512 pj = _mm512_set1_ps(pg[j]);
+        const float* vj = v + j * v_stride + c;
+        o0 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m0, vj), o0);
+        o1 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m1, vj + 16), o1);
+        o2 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m2, vj + 32), o2);
+        o3 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m3, vj + 48), o3);
+      }
+      _mm512_mask_storeu_ps(og + c, m0, o0);
+      _mm512_mask_storeu_ps(og + c + 16, m1, o1);
+      _mm512_mask_storeu_ps(og + c + 32, m2, o2);
+      _mm512_mask_storeu_ps(og + c + 48, m3, o3);
+    }
+  }
+}
+
+MLXCEL_AVX512 float exp_sum(float* x, uint64_t n, float mx) {
+  const __m512 vm = _mm512_set1_ps(mx);
+  __m512 sum = _mm512_setzero_ps();
+  for (uint64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+  }
+  return hsum(sum);
+}
+
+}  // namespace mlxcel::kernels::avx512
