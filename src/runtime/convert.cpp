@@ -11,8 +11,10 @@
 #include "io/locator.h"
 #include "io/safetensors.h"
 #include "mlxcel/errors.h"
+#include "runtime/llama2c.h"
 #include "runtime/mlx_quant.h"
 #include "runtime/pread_file.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mlxcel::runtime {
 namespace fs = std::filesystem;
@@ -35,6 +37,18 @@ void make_dir(const fs::path& dir) {
 }
 
 }  // namespace
+
+void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer_bin, const std::string& out_dir) {
+  Llama2cCheckpoint ck = read_llama2c_checkpoint(checkpoint);
+  make_dir(out_dir);
+  std::vector<HfTensor> tensors = llama2c_hf_tensors(ck);
+  std::vector<SafetensorsTensorData> data;
+  data.reserve(tensors.size());
+  for (const HfTensor& t : tensors) data.push_back({t.name, DType::F32, t.shape, t.data.data()});
+  write_safetensors((fs::path(out_dir) / "model.safetensors").string(), data, {{"format", "pt"}});
+  write_text(fs::path(out_dir) / "config.json", llama2c_hf_config(ck.config).dump(2) + "\n");
+  export_llama2c_tokenizer(tokenizer_bin, out_dir);
+}
 
 namespace {
 

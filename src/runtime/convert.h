@@ -7,6 +7,11 @@
 
 namespace mlxcel::runtime {
 
+// Writes config.json, model.safetensors (float32, HF names, q/k rows permuted to rotate-half RoPE)
+// and the tokenizer (tokenizer.json + tokenizer_config.json exported from the llama2.c tokenizer
+// .bin) into out_dir (created if missing). Throws FormatError / IoError naming the file.
+void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer_bin, const std::string& out_dir);
+
 struct QuantizeOptions {
   uint32_t bits = 4;                        // 4 or 8
   uint32_t group_size = 64;                 // 32, 64 or 128
