@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "arch/registry.h"
 #include "cli/cli_util.h"
 
 using namespace mlxcel;
@@ -252,6 +253,41 @@ TEST(Inspect, ConfigOnlyLlama405bIsAnalytic) {
   EXPECT_EQ(j["run"]["context"], 4096u);
   EXPECT_EQ(j["kv"]["bytes_per_token"], 516096u);
   EXPECT_EQ(j["kv"]["total_bytes"], 2113929216u);
+}
+
+TEST(Inspect, Sparse405bShardedModelReadsOnlyHeaders) {
+  // Llama-3.1-405B's tensors (from the registry) in 30 sparse shards of real size: 811.7 GB
+  // apparent, a few KB each on disk. 405,853,388,800 parameters x 2 B = 811,706,777,600 B
+  // (see tests/io/safetensors_test.cpp for the sum).
+  TempDir dir;
+  const auto m = dir.path() / "m";
+  std::filesystem::create_directories(m);
+  const std::string config = testdata("configs/meta-llama__Llama-3.1-405B/config.json");
+  std::filesystem::copy_file(config, m / "config.json");
+  ModelSpec spec = analytic_spec(read_config_json(config));
+  constexpr int kShards = 30;
+  std::vector<std::vector<SafetensorsTensorData>> shards(kShards);
+  std::map<std::string, std::string> weight_map;
+  for (size_t i = 0; i < spec.tensors.size(); ++i) {
+    const auto& t = spec.tensors[i];
+    size_t s = i * kShards / spec.tensors.size();
+    std::string name = "model-" + std::to_string(100 + s) + ".safetensors";
+    shards[s].push_back({t.name, t.dtype, t.shape, nullptr});
+    weight_map[t.name] = name;
+  }
+  for (int s = 0; s < kShards; ++s)
+    write_safetensors((m / ("model-" + std::to_string(100 + s) + ".safetensors")).string(),
+                      shards[s]);
+  write_safetensors_index((m / "model.safetensors.index.json").string(), 811706777600u,
+                          weight_map);
+  CliResult r = run_mlxcel({"inspect", m.string(), "--memory-budget", "1TiB", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["model"]["source"], "exact");
+  EXPECT_EQ(j["model"]["files"].size(), 30u);
+  EXPECT_EQ(j["weights"]["total_bytes"], 811706777600u);
+  EXPECT_LT(j["model"]["header_bytes_read"].get<uint64_t>(), 30u << 20);  // < 1 MiB per shard
+  EXPECT_EQ(j["kv"]["bytes_per_token"], 516096u);  // 126 x 8 x (256 + 256)
 }
 
 TEST(Inspect, MissingModelIsExit2) {
