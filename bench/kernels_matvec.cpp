@@ -64,7 +64,7 @@ double measure_bandwidth(uint32_t threads, size_t bytes_each, int reps) {
   for (int r = 0; r < reps; ++r) {
     float parts[64] = {};
     const double t0 = now();
-    parallel_for(n, 1024, [&](uint64_t s, uint64_t e, uint32_t t) { parts[t] = dot_avx2(fa + s, fb + s, e - s); });
+    parallel_for(n, 1024, [&](uint64_t s, uint64_t e, uint32_t t) { parts[t] += dot_avx2(fa + s, fb + s, e - s); });
     const double t1 = now();
     sink = sink + parts[0];
     best = std::max(best, 2.0 * n * 4 / (t1 - t0) / 1e9);

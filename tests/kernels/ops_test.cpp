@@ -312,20 +312,32 @@ TEST(OpsErrors, RmsNormWeightDtype) {
 TEST(ThreadPool, ParallelForCoversRangeInAlignedBlocks) {
   for (uint32_t threads : {1u, 2u, 3u}) {
     IsaScope scope(best_isa(), threads);
-    for (uint64_t n : {uint64_t{1}, uint64_t{5}, uint64_t{100}, uint64_t{1000}}) {
+    for (uint64_t n : {uint64_t{1}, uint64_t{5}, uint64_t{100}, uint64_t{1000}, uint64_t{100000}}) {
       std::vector<int> hits(n, 0);
-      std::vector<uint64_t> begins(threads, UINT64_MAX);
+      std::vector<std::vector<uint64_t>> begins(threads);
       parallel_for(n, 16, [&](uint64_t b, uint64_t e, uint32_t t) {
-        begins[t] = b;
+        ASSERT_LT(t, threads);
+        begins[t].push_back(b);
         for (uint64_t i = b; i < e; ++i) hits[i]++;
       });
       for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i], 1) << "n=" << n << " i=" << i;
-      for (uint64_t b : begins) {
-        if (b != UINT64_MAX) {
-          EXPECT_EQ(b % 16, 0u);
-        }
+      for (const auto& v : begins) {
+        for (uint64_t b : v) EXPECT_EQ(b % 16, 0u);
       }
     }
+  }
+}
+
+TEST(ThreadPool, ManySmallJobsBackToBack) {
+  // Exercises the claim protocol across generations: every job's chunks run exactly once.
+  IsaScope scope(best_isa(), 2);
+  std::vector<int> hits(64);
+  for (int job = 0; job < 2000; ++job) {
+    std::fill(hits.begin(), hits.end(), 0);
+    parallel_for(64, 1, [&](uint64_t b, uint64_t e, uint32_t) {
+      for (uint64_t i = b; i < e; ++i) hits[i]++;
+    });
+    for (int h : hits) ASSERT_EQ(h, 1) << "job " << job;
   }
 }
 

@@ -61,9 +61,11 @@ Isa set_isa(Isa isa);
 void set_num_threads(uint32_t n);
 uint32_t num_threads();
 
-// Runs fn(begin, end, thread) over [0, n) split into num_threads() contiguous blocks whose
-// boundaries are multiples of `align` (except the last). Blocks until all are done. For the
-// runtime's own loops; fn must not call back into kernels.
+// Runs fn(begin, end, thread) over [0, n) on the pool: the range is cut into contiguous chunks
+// (about 4 per thread, boundaries multiples of `align` except the end) that threads claim in
+// order, so fn may be called several times per thread; `thread` < num_threads() identifies the
+// caller's per-thread scratch. Blocks until all are done. For the runtime's own loops; fn must
+// not throw or call back into kernels.
 template <class F>
 void parallel_for(uint64_t n, uint64_t align, F&& fn);
 

@@ -1,12 +1,14 @@
-// Persistent thread pool behind parallel_for and every multi-threaded kernel. Workers spin on a
-// generation counter for a short while after each job (kernels come back to back during a
-// forward pass, and waking a sleeping thread costs tens of microseconds), then sleep.
+// Persistent thread pool behind parallel_for and every multi-threaded kernel. A job is a number of
+// chunks claimed from one atomic word (job generation | chunk count | next chunk); the caller's
+// thread works too. Workers spin on that word for a short while after each job (kernels come
+// back to back during a forward pass and waking a sleeping thread costs tens of microseconds),
+// then sleep on a condition variable.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,6 +22,13 @@ namespace {
 
 constexpr auto kSpin = std::chrono::microseconds(2000);
 
+// job word: generation in bits 32..63, chunk count in 16..31, next chunk in 0..15
+constexpr uint64_t gen_of(uint64_t w) { return w >> 32; }
+constexpr uint32_t total_of(uint64_t w) { return static_cast<uint32_t>((w >> 16) & 0xffff); }
+constexpr uint32_t next_of(uint64_t w) { return static_cast<uint32_t>(w & 0xffff); }
+
+using Task = void (*)(void*, uint32_t, uint32_t);
+
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -28,79 +37,104 @@ class Pool {
 
   void resize(uint32_t n) {
     if (n == size_) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
-    stop_ = false;
+    stop_workers();
     size_ = n;
-    // Workers start from the generation current now, so a job posted before a new thread first
-    // runs is still seen as new.
-    const uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (uint32_t i = 1; i < n; ++i) workers_.emplace_back([this, i, gen] { worker(i, gen); });
+    for (uint32_t i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker(i); });
   }
 
-  void run(uint32_t n_tasks, void (*task)(void*, uint32_t), void* ctx) {
-    if (n_tasks > size_) n_tasks = size_;
-    task_ = task;
-    ctx_ = ctx;
-    n_tasks_ = n_tasks;
-    pending_.store(n_tasks - 1, std::memory_order_relaxed);
-    {
-      // The lock orders the job fields before the generation bump for sleepers; spinners see it
-      // through the release/acquire pair on generation_.
-      std::lock_guard<std::mutex> lock(mu_);
-      generation_.fetch_add(1, std::memory_order_release);
+  void run(uint32_t n_chunks, Task task, void* ctx) {
+    // Jobs larger than the word's 16-bit chunk field run in rounds.
+    for (uint32_t base = 0; base < n_chunks; base += 0xffff) {
+      const uint32_t count = std::min<uint32_t>(0xffff, n_chunks - base);
+      run_round(base, count, task, ctx);
     }
-    if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
-    task(ctx, 0);
-    while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
   }
 
  private:
-  void worker(uint32_t index, uint64_t seen) {
+  void run_round(uint32_t base, uint32_t count, Task task, void* ctx) {
+    task_ = task;
+    ctx_ = ctx;
+    base_ = base;
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = ++gen_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_.store((gen << 32) | (uint64_t{count} << 16), std::memory_order_release);
+    }
+    if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
+    work(gen, 0);
+    while (done_.load(std::memory_order_acquire) != count) _mm_pause();
+  }
+
+  // Claims and runs chunks of job `gen` until none are left.
+  void work(uint64_t gen, uint32_t thread) {
+    uint64_t w = job_.load(std::memory_order_acquire);
     for (;;) {
-      uint64_t g = wait_for_job(seen);
-      seen = g;
-      if (stop_) return;
-      if (index < n_tasks_) {
-        task_(ctx_, index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      if (gen_of(w) != gen || next_of(w) >= total_of(w)) return;
+      if (!job_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        continue;  // w reloaded
       }
+      // The claim keeps the job alive (the caller waits for every chunk), so its fields are
+      // this job's.
+      task_(ctx_, base_ + next_of(w), thread);
+      done_.fetch_add(1, std::memory_order_acq_rel);
+      w = job_.load(std::memory_order_acquire);
+    }
+  }
+
+  void worker(uint32_t index) {
+    uint64_t seen = 0;
+    for (;;) {
+      const uint64_t w = wait_for_job(seen);
+      if (stop_.load(std::memory_order_acquire)) return;
+      seen = gen_of(w);
+      work(seen, index);
     }
   }
 
   uint64_t wait_for_job(uint64_t seen) {
     auto start = std::chrono::steady_clock::now();
     for (uint32_t i = 1;; ++i) {
-      uint64_t g = generation_.load(std::memory_order_acquire);
-      if (g != seen) return g;
+      const uint64_t w = job_.load(std::memory_order_acquire);
+      if (gen_of(w) != seen) return w;
+      if (stop_.load(std::memory_order_relaxed)) return w;
       _mm_pause();
       if ((i & 255) == 0 && std::chrono::steady_clock::now() - start > kSpin) break;
     }
     std::unique_lock<std::mutex> lock(mu_);
     sleepers_.fetch_add(1, std::memory_order_acq_rel);
-    cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    cv_.wait(lock, [&] {
+      return gen_of(job_.load(std::memory_order_acquire)) != seen || stop_.load(std::memory_order_acquire);
+    });
     sleepers_.fetch_sub(1, std::memory_order_acq_rel);
-    return generation_.load(std::memory_order_acquire);
+    return job_.load(std::memory_order_acquire);
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_.store(true, std::memory_order_release);
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    stop_.store(false, std::memory_order_release);
   }
 
   uint32_t size_ = 1;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
-  // Each on its own cache line: workers poll generation_ and decrement pending_.
-  alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<uint32_t> pending_{0};
+  std::atomic<bool> stop_{false};
+  uint64_t gen_ = 0;
+  // Each on its own cache line: workers poll job_ and bump done_.
+  alignas(64) std::atomic<uint64_t> job_{0};
+  alignas(64) std::atomic<uint32_t> done_{0};
   alignas(64) std::atomic<uint32_t> sleepers_{0};
-  alignas(64) void (*task_)(void*, uint32_t) = nullptr;
+  alignas(64) Task task_ = nullptr;
   void* ctx_ = nullptr;
-  uint32_t n_tasks_ = 0;
+  uint32_t base_ = 0;
 };
 
 Pool& pool() {
@@ -120,12 +154,12 @@ void set_num_threads(uint32_t n) {
 uint32_t num_threads() { return pool().size(); }
 
 namespace detail {
-void run_on_pool(uint32_t n_tasks, void (*task)(void*, uint32_t), void* ctx) {
-  if (n_tasks <= 1) {
-    for (uint32_t t = 0; t < n_tasks; ++t) task(ctx, t);
+void run_on_pool(uint32_t n_chunks, Task task, void* ctx) {
+  if (pool().size() <= 1) {
+    for (uint32_t c = 0; c < n_chunks; ++c) task(ctx, c, 0);
     return;
   }
-  pool().run(n_tasks, task, ctx);
+  pool().run(n_chunks, task, ctx);
 }
 }  // namespace detail
 

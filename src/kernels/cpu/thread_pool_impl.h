@@ -7,42 +7,41 @@
 namespace mlxcel::kernels {
 
 namespace detail {
-// Runs task(ctx, t) for t in [0, n_tasks) on the pool (task 0 on the calling thread) and waits.
-void run_on_pool(uint32_t n_tasks, void (*task)(void* ctx, uint32_t t), void* ctx);
+// Runs task(ctx, chunk, thread) for every chunk in [0, n_chunks), spread over the pool: threads
+// claim chunks from a shared counter, so a thread the OS has descheduled delays at most the
+// chunk it holds (the caller's thread keeps claiming). Returns when all chunks are done.
+void run_on_pool(uint32_t n_chunks, void (*task)(void* ctx, uint32_t chunk, uint32_t thread),
+                 void* ctx);
 
-// [begin, end) of block t out of n_blocks over [0, n), boundaries multiples of align.
-inline void split_range(uint64_t n, uint64_t align, uint32_t t, uint32_t n_blocks, uint64_t* begin,
-                        uint64_t* end) {
-  if (align == 0) align = 1;
-  const uint64_t units = (n + align - 1) / align;
-  const uint64_t b = units * t / n_blocks, e = units * (t + 1) / n_blocks;
-  *begin = b * align < n ? b * align : n;
-  *end = e * align < n ? e * align : n;
-}
+// Chunks per thread for dynamic scheduling.
+constexpr uint64_t kChunksPerThread = 4;
 }  // namespace detail
 
 template <class F>
 void parallel_for(uint64_t n, uint64_t align, F&& fn) {
   if (n == 0) return;
-  uint32_t threads = num_threads();
-  const uint64_t units = (n + (align ? align : 1) - 1) / (align ? align : 1);
-  if (units < threads) threads = static_cast<uint32_t>(units);
-  struct Ctx {
-    std::remove_reference_t<F>* fn;
-    uint64_t n, align;
-    uint32_t blocks;
-  } ctx{&fn, n, align, threads};
-  auto task = [](void* p, uint32_t t) {
-    auto* c = static_cast<Ctx*>(p);
-    uint64_t b, e;
-    detail::split_range(c->n, c->align, t, c->blocks, &b, &e);
-    if (b < e) (*c->fn)(b, e, t);
-  };
-  if (threads <= 1) {
+  if (align == 0) align = 1;
+  const uint32_t threads = num_threads();
+  const uint64_t units = (n + align - 1) / align;
+  if (threads <= 1 || units <= 1) {
     fn(uint64_t{0}, n, uint32_t{0});
     return;
   }
-  detail::run_on_pool(threads, task, &ctx);
+  uint64_t per = (units + threads * detail::kChunksPerThread - 1) / (threads * detail::kChunksPerThread);
+  if (per == 0) per = 1;
+  const uint64_t chunk = per * align;
+  const uint64_t n_chunks = (n + chunk - 1) / chunk;
+  struct Ctx {
+    std::remove_reference_t<F>* fn;
+    uint64_t n, chunk;
+  } ctx{&fn, n, chunk};
+  auto task = [](void* p, uint32_t c, uint32_t t) {
+    auto* x = static_cast<Ctx*>(p);
+    const uint64_t b = uint64_t{c} * x->chunk;
+    const uint64_t e = b + x->chunk < x->n ? b + x->chunk : x->n;
+    (*x->fn)(b, e, t);
+  };
+  detail::run_on_pool(static_cast<uint32_t>(n_chunks), task, &ctx);
 }
 
 }  // namespace mlxcel::kernels
