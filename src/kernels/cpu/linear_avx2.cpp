@@ -1,16 +1,403 @@
-// AVX2 + FMA + F16C kernel variants.
+// AVX2 + FMA + F16C kernel variants: matvec rows for every weight format (int8 dot products with
+// vpmaddubsw + vpmaddwd), activation quantization, element-wise ops and attention tiles.
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "kernels/cpu/common.h"
 
+#define MLXCEL_AVX2 __attribute__((target("avx2,fma,f16c,bmi2")))
+#define MLXCEL_AVX2_INLINE MLXCEL_AVX2 inline __attribute__((always_inline))
+
 namespace mlxcel::kernels {
+namespace avx2 {
+namespace {
+
+MLXCEL_AVX2_INLINE float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+MLXCEL_AVX2_INLINE float hmax(__m256 v) {
+  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
+}
+
+MLXCEL_AVX2_INLINE int32_t hsum_i32(__m256i v) {
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i t = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  return _mm_cvtsi128_si32(_mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1)));
+}
+
+// 8 weights of a F32/F16/BF16 row as floats.
+MLXCEL_AVX2_INLINE __m256 load8(const void* p, int kind) {
+  if (kind == 0) return _mm256_loadu_ps(static_cast<const float*>(p));
+  const __m128i h = _mm_loadu_si128(static_cast<const __m128i*>(p));
+  if (kind == 1) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+// e^x for 8 lanes (same scheme as the AVX-512 version).
+MLXCEL_AVX2_INLINE __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3f), lo = _mm256_set1_ps(-87.3f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  // 2^n by exponent arithmetic, split in two halves so n = 128 does not overflow
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i h1 = _mm256_srai_epi32(ni, 1), h2 = _mm256_sub_epi32(ni, h1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h1, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h2, _mm256_set1_epi32(127)), 23));
+  const __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  return _mm256_andnot_ps(under, e);
+}
+
+// ---- activation quantization (same layout as the AVX-512 matvec) ----
+
+MLXCEL_AVX2 void quantize_group(const float* x, uint32_t len, int8_t* q, float* d, float* sx,
+                                int32_t* sq) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 amax = _mm256_setzero_ps(), sum = _mm256_setzero_ps();
+  for (uint32_t i = 0; i < len; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v));
+    sum = _mm256_add_ps(sum, v);
+  }
+  const float am = hmax(amax);
+  const __m256 id = _mm256_set1_ps(am > 0 ? 127.0f / am : 0.0f);
+  __m256i isum = _mm256_setzero_si256();
+  for (uint32_t i = 0; i < len; i += 32) {
+    const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), id));
+    const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), id));
+    const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), id));
+    const __m256i e = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), id));
+    isum = _mm256_add_epi32(isum, _mm256_add_epi32(_mm256_add_epi32(a, b), _mm256_add_epi32(c, e)));
+    // pack to int8 (in-lane packs, then fix the lane order)
+    const __m256i ab = _mm256_packs_epi32(a, b), ce = _mm256_packs_epi32(c, e);
+    const __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, ce),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), p);
+  }
+  *d = am / 127.0f;
+  *sx = hsum(sum);
+  *sq = hsum_i32(isum);
+}
+
+inline void permute_nibble_order(int8_t* q, uint64_t cols) {
+  int8_t tmp[64];
+  for (uint64_t k = 0; k < cols; k += 64) {
+    const uint64_t chunk = cols - k >= 64 ? 64 : 32;
+    const uint64_t half = chunk / 2;
+    for (uint64_t i = 0; i < half; ++i) {
+      tmp[i] = q[k + 2 * i];
+      tmp[half + i] = q[k + 2 * i + 1];
+    }
+    std::memcpy(q + k, tmp, chunk);
+  }
+}
+
+MLXCEL_AVX2 void quantize_act(const float* x, uint64_t x_stride, const QuantAct& a, uint32_t bits,
+                              uint64_t m0, uint64_t m1) {
+  for (uint64_t m = m0; m < m1; ++m) {
+    const float* xr = x + m * x_stride;
+    int8_t* qr = a.q + m * a.q_stride;
+    for (uint64_t g = 0; g < a.groups; ++g) {
+      const uint64_t k0 = g * a.group;
+      quantize_group(xr + k0, a.group, qr + k0, &a.d[m * a.groups + g], &a.sx[m * a.groups + g],
+                     &a.sq[m * a.groups + g]);
+    }
+    if (bits == 4) permute_nibble_order(qr, a.cols);
+  }
+}
+
+// ---- dense rows ----
+
+template <int KIND>
+MLXCEL_AVX2 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
+  const Weight& w = *a.w;
+  const uint64_t c = w.cols;
+  const uint64_t esize = KIND == 0 ? 4 : 2;
+  const uint64_t c32 = c / 32 * 32, c8 = c / 8 * 8;
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const uint8_t*>(w.data) + r * c * esize;
+    for (uint64_t m = 0; m < a.n; ++m) {
+      const float* x = a.x + m * a.x_stride;
+      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      uint64_t i = 0;
+      for (; i < c32; i += 32) {
+        s0 = _mm256_fmadd_ps(load8(row + i * esize, KIND), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(load8(row + (i + 8) * esize, KIND), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(load8(row + (i + 16) * esize, KIND), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(load8(row + (i + 24) * esize, KIND), _mm256_loadu_ps(x + i + 24), s3);
+      }
+      for (; i < c8; i += 8) s0 = _mm256_fmadd_ps(load8(row + i * esize, KIND), _mm256_loadu_ps(x + i), s0);
+      float v = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+      for (; i < c; ++i) v += load_as_f32(row, KIND, i) * x[i];
+      float* out = a.y + m * a.y_stride + r;
+      *out = a.accumulate ? *out + v : v;
+    }
+  }
+}
+
+MLXCEL_AVX2 void dense_rows(const DenseArgs& a, uint64_t r0, uint64_t r1) {
+  switch (a.w->dtype) {
+    case DType::F32: dense_rows_t<0>(a, r0, r1); return;
+    case DType::F16: dense_rows_t<1>(a, r0, r1); return;
+    default: dense_rows_t<2>(a, r0, r1); return;
+  }
+}
+
+// ---- affine rows ----
+
+// Int32 lanes (each 4 consecutive bytes) of Σ q·x̂ over one chunk.
+// 8-bit, 32 elements: q ^ 0x80 is q - 128 as int8; |q-128| * sign(x, q-128) keeps vpmaddubsw's
+// pair sums within int16 (128*127*2), and 128·Σx̂ is added back per group.
+MLXCEL_AVX2_INLINE __m256i dot32_q8(const uint8_t* w, const int8_t* x) {
+  const __m256i ws = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), _mm256_set1_epi8(static_cast<char>(0x80)));
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(ws, ws), _mm256_sign_epi8(xv, ws));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+// 4-bit, 64 elements from 32 bytes: low nibbles (even elements) against x[0..32), high nibbles
+// (odd) against x[32..64); lane l covers elements 8l..8l+7.
+MLXCEL_AVX2_INLINE __m256i dot64_q4(const uint8_t* w, const int8_t* x) {
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+  const __m256i m = _mm256_set1_epi8(0x0f);
+  const __m256i lo = _mm256_and_si256(b, m), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m);
+  const __m256i p = _mm256_add_epi16(
+      _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x))),
+      _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32))));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+// 4-bit tail of 32 elements (16 bytes) as 4 lanes in the low half.
+MLXCEL_AVX2_INLINE __m128i dot32_q4(const uint8_t* w, const int8_t* x) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+  const __m128i m = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+  const __m128i p = _mm_add_epi16(_mm_maddubs_epi16(lo, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x))),
+                                  _mm_maddubs_epi16(hi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 16))));
+  return _mm_madd_epi16(p, _mm_set1_epi16(1));
+}
+
+constexpr uint64_t kGroupBlock = 64;
+
+template <int BITS, int G>
+MLXCEL_AVX2 void affine_rows_t(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  const Weight& w = *args.w;
+  const QuantAct& a = *args.a;
+  const uint64_t cols = w.cols, groups = a.groups;
+  const uint64_t row_bytes = cols * BITS / 8;
+  const int kind = float_kind(w.scale_dtype);
+  const uint64_t ssize = kind == 0 ? 4 : 2;
+  alignas(32) float f[kGroupBlock];
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
+    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
+    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    for (uint64_t m = 0; m < a.n; ++m) {
+      const int8_t* xq = a.q + m * a.q_stride;
+      const float* d = a.d + m * groups;
+      const float* sx = a.sx + m * groups;
+      const int32_t* sq = a.sq + m * groups;
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+      float extra = 0;  // Σ bias·Σx (+ the 8-bit 128·Σx̂ correction)
+      for (uint64_t g0 = 0; g0 < groups; g0 += kGroupBlock) {
+        const uint64_t gn = std::min(kGroupBlock, groups - g0);
+        for (uint64_t g = 0; g < gn; ++g) {
+          const float s = load_as_f32(srow, kind, g0 + g), b = load_as_f32(brow, kind, g0 + g);
+          f[g] = s * d[g0 + g];
+          extra += b * sx[g0 + g];
+          if constexpr (BITS == 8) extra += f[g] * 128.0f * static_cast<float>(sq[g0 + g]);
+        }
+        const uint64_t k0 = g0 * G, k1 = std::min(cols, (g0 + gn) * G);
+        const uint8_t* wp = wrow + k0 * BITS / 8;
+        const int8_t* xp = xq + k0;
+        if constexpr (BITS == 8) {
+          // 32-element chunks, one group each (G >= 32)
+          for (uint64_t k = k0; k < k1; k += 64) {
+            const uint64_t c = (k - k0) / 32;
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_q8(wp, xp)), _mm256_set1_ps(f[c * 32 / G]), acc0);
+            if (k + 32 < k1) {
+              acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_q8(wp + 32, xp + 32)),
+                                     _mm256_set1_ps(f[(c + 1) * 32 / G]), acc1);
+            }
+            wp += 64;
+            xp += 64;
+          }
+        } else {
+          uint64_t k = k0;
+          for (; k + 64 <= k1; k += 64) {
+            const uint64_t c = (k - k0) / 64;
+            __m256 fv;
+            if constexpr (G == 32) {
+              fv = _mm256_insertf128_ps(_mm256_set1_ps(f[2 * c]), _mm_set1_ps(f[2 * c + 1]), 1);
+            } else {
+              fv = _mm256_set1_ps(f[c * 64 / G]);
+            }
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot64_q4(wp, xp)), fv, acc0);
+            wp += 32;
+            xp += 64;
+          }
+          if (k < k1) {  // 32-element tail (G == 32 at the end of a row)
+            const __m128 t = _mm_mul_ps(_mm_cvtepi32_ps(dot32_q4(wp, xp)), _mm_set1_ps(f[(k - k0) / G]));
+            const __m128 t2 = _mm_add_ps(t, _mm_movehl_ps(t, t));
+            extra += _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
+          }
+        }
+      }
+      const float v = hsum(_mm256_add_ps(acc0, acc1)) + extra;
+      float* out = args.y + m * args.y_stride + r;
+      *out = args.accumulate ? *out + v : v;
+    }
+  }
+}
+
+MLXCEL_AVX2 void affine_rows(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  const uint32_t bits = args.w->bits, g = args.w->group_size;
+  if (bits == 8) {
+    if (g == 32) return affine_rows_t<8, 32>(args, r0, r1);
+    if (g == 64) return affine_rows_t<8, 64>(args, r0, r1);
+    return affine_rows_t<8, 128>(args, r0, r1);
+  }
+  if (g == 32) return affine_rows_t<4, 32>(args, r0, r1);
+  if (g == 64) return affine_rows_t<4, 64>(args, r0, r1);
+  return affine_rows_t<4, 128>(args, r0, r1);
+}
+
+// ---- element-wise ----
+
+MLXCEL_AVX2 void silu_mul(const float* g, const float* u, float* o, uint64_t n) {
+  uint64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(g + i);
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
+    _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+  }
+  silu_mul_scalar(g + i, u + i, o + i, n - i);
+}
+
+MLXCEL_AVX2 void gelu_tanh_mul(const float* g, const float* u, float* o, uint64_t n) {
+  uint64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+  const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(g + i);
+    const __m256 z = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, v), _mm256_mul_ps(v, v), v));
+    const __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp8(_mm256_add_ps(z, z)), one)));
+    const __m256 r = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, t));
+    _mm256_storeu_ps(o + i, _mm256_mul_ps(r, _mm256_loadu_ps(u + i)));
+  }
+  gelu_tanh_mul_scalar(g + i, u + i, o + i, n - i);
+}
+
+MLXCEL_AVX2 float exp_sum(float* x, uint64_t n, float mx) {
+  const __m256 vm = _mm256_set1_ps(mx);
+  __m256 sum = _mm256_setzero_ps();
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  return hsum(sum) + exp_sum_scalar(x + i, n - i, mx);
+}
+
+MLXCEL_AVX2 void softmax_row(float* x, uint64_t n) {
+  if (n == 0) return;
+  float m = x[0];
+  uint64_t i = 0;
+  if (n >= 8) {
+    __m256 mx = _mm256_loadu_ps(x);
+    for (i = 8; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    m = hmax(mx);
+  }
+  for (; i < n; ++i) m = std::max(m, x[i]);
+  const float inv = 1.0f / exp_sum(x, n, m);
+  const __m256 vi = _mm256_set1_ps(inv);
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
+  for (; i < n; ++i) x[i] *= inv;
+}
+
+MLXCEL_AVX2 float dot(const float* a, const float* b, uint64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+  uint64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+MLXCEL_AVX2 void axpy(float a, const float* x, float* y, uint64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+MLXCEL_AVX2 void widen_row(const uint16_t* src, bool is_f16, float* dst, uint64_t n) {
+  const int kind = is_f16 ? 1 : 2;
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8(src + i, kind));
+  widen_row_scalar(src + i, is_f16, dst + i, n - i);
+}
+
+MLXCEL_AVX2 void kv_dequant(KvCacheType t, const uint8_t* rows, uint64_t row_bytes, uint64_t n,
+                            uint64_t d, float* out) {
+  if (t != KvCacheType::F16 && t != KvCacheType::BF16) {
+    kv_dequant_scalar(t, rows, row_bytes, n, d, out);
+    return;
+  }
+  for (uint64_t r = 0; r < n; ++r) {
+    widen_row(reinterpret_cast<const uint16_t*>(rows + r * row_bytes), t == KvCacheType::F16, out + r * d, d);
+  }
+}
+
+MLXCEL_AVX2 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                             uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
+  for (uint32_t g = 0; g < G; ++g) {
+    for (uint64_t j = 0; j < T; ++j) s[g * T + j] = dot(q + g * q_stride, k + j * k_stride, d) * scale;
+  }
+}
+
+MLXCEL_AVX2 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+                         uint64_t dv, float* o, uint64_t o_stride) {
+  for (uint32_t g = 0; g < G; ++g) {
+    for (uint64_t j = 0; j < T; ++j) axpy(p[g * T + j], v + j * v_stride, o + g * o_stride, dv);
+  }
+}
+
+}  // namespace
+}  // namespace avx2
 
 const KernelTable& avx2_table() {
-  static const KernelTable t = [] {
-    KernelTable k = scalar_table();
-    k.isa = Isa::Avx2;
-    return k;
-  }();
+  static const KernelTable t{
+      Isa::Avx2,         avx2::quantize_act, avx2::dense_rows,  avx2::affine_rows,
+      nullptr,           nullptr,            dense_gemm_blas,   avx2::silu_mul,
+      avx2::gelu_tanh_mul, avx2::softmax_row, avx2::dot,        avx2::axpy,
+      avx2::widen_row,   avx2::kv_dequant,   avx2::attn_scores, avx2::attn_pv,
+      avx2::exp_sum,
+  };
   return t;
 }
 
