@@ -189,6 +189,44 @@ AttentionWidths attention_widths(const ModelSpec& spec, const RunConfig& run) {
   return w;
 }
 
+uint64_t align_up(uint64_t v, uint64_t a, std::string_view what) {
+  return mul(add(v, a - 1, what) / a, a, what);
+}
+
+// The matmul kernels' scratch (src/kernels/cpu/linear.cpp, linear_scratch_bytes) for the widest
+// matmul input A at R rows on T threads: 64 B of alignment slack, plus for MLX-quantized weights
+// the int8 activations padded to 16 rows with three f32 arrays per group (scale, sum, ...), and,
+// from 8 rows on, one packed panel per thread (32 weight rows: int8 + two f32 per group); plus for
+// bf16/f16 weights, from 8 rows on, one 64-row f32 panel per thread. Kept equal to the kernels'
+// function by tests/cli/workspace_kernels_test.cpp.
+uint64_t matmul_scratch_bytes(const ModelSpec& spec, uint64_t R, uint64_t A, uint64_t T) {
+  constexpr uint64_t kAlign = 64, kRowPad = 16, kGemmMinRows = 8, kPanelRows = 32,
+                     kDensePanelRows = 64;
+  const std::string_view what = "workspace matmul_scratch";
+  uint64_t quantized = 0;
+  if (spec.quant.method == QuantMethod::Mlx) {
+    const uint64_t g = spec.quant.group_size;
+    if (g == 0)
+      throw ConfigError("estimate", "MLX-quantized model without a group size (quantization, "
+                                    "group_size, 0)");
+    const uint64_t groups = (A + g - 1) / g;
+    const uint64_t n_pad = align_up(R, kRowPad, what);
+    quantized = add(align_up(mul(n_pad, A, what), kAlign, what),
+                    mul(3, align_up(mul3(n_pad, groups, 4, what), kAlign, what), what), what);
+    if (R >= kGemmMinRows) {
+      uint64_t panel = add(mul(kPanelRows, A, what), mul3(2 * kPanelRows, groups, 4, what), what);
+      quantized = add(quantized, mul(T, align_up(panel, kAlign, what), what), what);
+    }
+  }
+  uint64_t dense = 0;
+  const bool half_weights = std::any_of(spec.tensors.begin(), spec.tensors.end(), [](const auto& t) {
+    return t.shape.size() >= 2 && (t.dtype == DType::BF16 || t.dtype == DType::F16);
+  });
+  if (half_weights && R >= kGemmMinRows)
+    dense = mul(T, align_up(mul3(kDensePanelRows, A, 4, what), kAlign, what), what);
+  return add(kAlign, std::max(quantized, dense), what);
+}
+
 WorkspacePlan plan_workspace(const ModelSpec& spec, const RunConfig& run,
                              std::vector<std::string>& warnings) {
   const auto& d = spec.dims;
@@ -235,8 +273,7 @@ WorkspacePlan plan_workspace(const ModelSpec& spec, const RunConfig& run,
   push("mlp_up", mul3(R, ffn, 4, "workspace mlp_up"));
   push("router_logits", mul3(R, d.num_experts, 4, "workspace router_logits"));
   push("linear_scratch", mul3(R, linear_w, 4, "workspace linear_scratch"));
-  push("act_quant_values", mul(R, A, "workspace act_quant_values"));
-  push("act_quant_scales", mul3(R, (A + 31) / 32, 4, "workspace act_quant_scales"));
+  push("matmul_scratch", matmul_scratch_bytes(spec, R, A, run.threads));
   push("logits", mul3(run.sequences, d.vocab_size, 4, "workspace logits"));
   return ws;
 }

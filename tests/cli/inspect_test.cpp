@@ -21,11 +21,11 @@ bool contains(const std::string& haystack, const std::string& needle) {
 //   weights 632064; KV 2 layers x 2 heads x (32 + 32) B = 256 B/token x 100 = 25600;
 //   workspace, R = min(512, 100) = 100 rows: hidden, normed, q, attn_out 4 x 100x64x4 = 102400,
 //   k, v 2 x 100x32x4 = 25600, scores 2x100x4 = 800, mlp_gate, mlp_up 2 x 100x176x4 = 140800,
-//   act_quant 100x176 = 17600 + 100x6x4 = 2400, logits 512x4 = 2048 -> 291648;
-//   planned 632064 + 25600 + 291648 = 949312; total = planned + 1000000 = 1949312.
-// Up to 512 tokens rows grow with the context: total(c) = 632064 + 1000000 + 2048 + 3152c
-//   (per token: 2888 B of rows + 8 B of scores + 256 B of KV) = 1634112 + 3152c.
-//   Budget 2000000 -> c = floor(365888 / 3152) = 116; total(116) = 1999744, total(117) = 2002896.
+//   matmul_scratch 64 (f32 weights), logits 512x4 = 2048 -> 271712;
+//   planned 632064 + 25600 + 271712 = 929376; total = planned + 1000000 = 1929376.
+// Up to 512 tokens rows grow with the context: total(c) = 632064 + 1000000 + 2048 + 64 + 2952c
+//   (per token: 2688 B of rows + 8 B of scores + 256 B of KV) = 1634176 + 2952c.
+//   Budget 2000000 -> c = floor(365824 / 2952) = 123; total(123) = 1997272, total(124) = 2000224.
 class InspectTinyLlama : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -54,13 +54,13 @@ TEST_F(InspectTinyLlama, TableHasTheKeyLines) {
   EXPECT_TRUE(contains(r.out, "25,600 B")) << r.out;
   EXPECT_TRUE(contains(r.out, "full x 2")) << r.out;
   EXPECT_TRUE(contains(r.out, "Workspace")) << r.out;
-  EXPECT_TRUE(contains(r.out, "291,648 B")) << r.out;
+  EXPECT_TRUE(contains(r.out, "271,712 B")) << r.out;
   EXPECT_TRUE(contains(r.out, "UNCALIBRATED")) << r.out;
-  EXPECT_TRUE(contains(r.out, "1,949,312 B")) << r.out;
+  EXPECT_TRUE(contains(r.out, "1,929,376 B")) << r.out;
   EXPECT_TRUE(contains(r.out, "--memory-budget")) << r.out;
   EXPECT_TRUE(contains(r.out, "Fits")) << r.out;
-  EXPECT_TRUE(contains(r.out, "50,688 B")) << r.out;  // 2000000 - 1949312
-  EXPECT_TRUE(contains(r.out, "Max context  116 tokens")) << r.out;
+  EXPECT_TRUE(contains(r.out, "70,624 B")) << r.out;  // 2000000 - 1929376
+  EXPECT_TRUE(contains(r.out, "Max context  123 tokens")) << r.out;
   EXPECT_TRUE(contains(r.out, "Recommended:")) << r.out;
   EXPECT_FALSE(contains(r.out, "{")) << r.out;
 }
@@ -84,20 +84,20 @@ TEST_F(InspectTinyLlama, JsonNumbersAreTheHandDerivedOnes) {
   EXPECT_EQ(j["kv"]["total_bytes"], 25600u);
   EXPECT_EQ(j["kv"]["layers"].size(), 2u);
   EXPECT_EQ(j["workspace"]["rows"], 100u);
-  EXPECT_EQ(j["workspace"]["total_bytes"], 291648u);
+  EXPECT_EQ(j["workspace"]["total_bytes"], 271712u);
   EXPECT_EQ(j["workspace"]["buffers"][0]["name"], "hidden");
   EXPECT_EQ(j["workspace"]["buffers"][0]["bytes"], 25600u);
-  EXPECT_EQ(j["planned_bytes"], 949312u);
+  EXPECT_EQ(j["planned_bytes"], 929376u);
   EXPECT_EQ(j["overhead"]["total_bytes"], 1000000u);
   EXPECT_EQ(j["overhead"]["calibrated"], false);
-  EXPECT_EQ(j["total_bytes"], 1949312u);
+  EXPECT_EQ(j["total_bytes"], 1929376u);
   EXPECT_EQ(j["available"]["bytes"], 2000000u);
   EXPECT_EQ(j["available"]["source"], "--memory-budget");
   EXPECT_EQ(j["verdict"]["fits"], true);
-  EXPECT_EQ(j["verdict"]["headroom_bytes"], 50688u);
-  EXPECT_EQ(j["max_context"]["tokens"], 116u);
-  EXPECT_EQ(j["max_context"]["total_bytes_at_tokens"], 1999744u);
-  EXPECT_EQ(j["max_context"]["total_bytes_at_next"], 2002896u);
+  EXPECT_EQ(j["verdict"]["headroom_bytes"], 70624u);
+  EXPECT_EQ(j["max_context"]["tokens"], 123u);
+  EXPECT_EQ(j["max_context"]["total_bytes_at_tokens"], 1997272u);
+  EXPECT_EQ(j["max_context"]["total_bytes_at_next"], 2000224u);
   EXPECT_EQ(j["max_context"]["clamped"], false);
   EXPECT_EQ(j["run"]["context"], 100u);
   EXPECT_EQ(j["run"]["cache_type_k"], "f16");
@@ -107,7 +107,7 @@ TEST_F(InspectTinyLlama, DoesNotFitSaysByHowMuch) {
   CliResult r = run_mlxcel(args({"--memory-budget", "1900000"}));
   ASSERT_EQ(r.code, 0) << r.err;  // inspect reports; only the preflight refuses
   EXPECT_TRUE(contains(r.out, "DOES NOT FIT")) << r.out;
-  EXPECT_TRUE(contains(r.out, "49,312 B")) << r.out;  // 1949312 - 1900000
+  EXPECT_TRUE(contains(r.out, "29,376 B")) << r.out;  // 1929376 - 1900000
 }
 
 TEST_F(InspectTinyLlama, MaxContextClampedToMaxPositionEmbeddings) {

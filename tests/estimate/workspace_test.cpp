@@ -34,14 +34,13 @@ TEST(Workspace, DenseModelBufferByBuffer) {
       {"scores", 800},             // 2 threads x 100 x 4
       {"mlp_gate", 22528},         // 32 x 176 x 4
       {"mlp_up", 22528},           // 32 x 176 x 4
-      {"act_quant_values", 5632},  // 32 x max(64, 176, 64) = 32 x 176
-      {"act_quant_scales", 768},   // 32 x ceil(176/32)=6 x 4
+      {"matmul_scratch", 64},      // f32 weights: only the kernels' alignment slack
       {"logits", 2048},            // 1 x 512 x 4
   };
   EXPECT_EQ(buffers(p), expect);
-  EXPECT_EQ(p.workspace.total, 95264u);
+  EXPECT_EQ(p.workspace.total, 88928u);
   // The buffer list keeps a fixed order: the runtime allocates it as listed.
-  ASSERT_EQ(p.workspace.buffers.size(), 12u);
+  ASSERT_EQ(p.workspace.buffers.size(), 11u);
   EXPECT_EQ(p.workspace.buffers.front().name, "hidden");
   EXPECT_EQ(p.workspace.buffers.back().name, "logits");
 }
@@ -66,8 +65,6 @@ TEST(Workspace, MoeUsesTheWidestMlpAndRouterLogits) {
   auto b = buffers(plan_memory(s, run_with(100, 1, 32), zero_profile()));
   EXPECT_EQ(b["mlp_gate"], 8192u);        // 32 x 64 x 4
   EXPECT_EQ(b["router_logits"], 1024u);   // 32 x 8 x 4
-  EXPECT_EQ(b["act_quant_values"], 2048u);  // 32 x max(64, 64, 64)
-  EXPECT_EQ(b["act_quant_scales"], 256u);   // 32 x 2 x 4
 }
 
 TEST(Workspace, MlaUsesTheLatentForKAndV) {
@@ -93,10 +90,51 @@ TEST(Workspace, SlidingOnlyModelScoresRowStopsAtTheWindow) {
 TEST(Workspace, LinearLayersAddTheirPerTokenScratch) {
   ModelSpec s = tiny_dense();
   s.layers = {linear_layer(1000, 300), full_layer(2, 16)};
+  s.tensors = {tensor("w", DType::BF16, 100, Component::Mlp)};
+  s.tensors[0].shape = {10, 5};
   auto b = buffers(plan_memory(s, run_with(100, 1, 32), zero_profile()));
   EXPECT_EQ(b["linear_scratch"], 38400u);    // 32 x 300 x 4
-  EXPECT_EQ(b["act_quant_values"], 9600u);   // 32 x max(64, 176, 64, 300)
-  EXPECT_EQ(b["act_quant_scales"], 1280u);   // 32 x ceil(300/32)=10 x 4
+  // the widest matmul input is now max(64, 176, 64, 300) = 300: bf16 panels 2 x 64 x 300 x 4
+  EXPECT_EQ(b["matmul_scratch"], 153664u);   // + 64
+}
+
+TEST(Workspace, MatmulScratchForMlxQuantizedWeights) {
+  // 4-bit group 64, widest input A = ffn 176, R = 32, 2 threads:
+  //   activations: 32 rows (padded to 16s) x 176 int8 = 5632, + 3 x align64(32 x ceil(176/64)=3
+  //   x 4 = 384) = 1152; panels (R >= 8): 2 x align64(32 x 176 + 64 x 3 x 4 = 6400) = 12800;
+  //   + 64 slack = 19648
+  ModelSpec s = tiny_dense();
+  s.quant.method = QuantMethod::Mlx;
+  s.quant.bits = 4;
+  s.quant.group_size = 64;
+  EXPECT_EQ(buffers(plan_memory(s, run_with(100, 1, 32, 2), zero_profile()))["matmul_scratch"],
+            19648u);
+  // 5 rows: padded to 16: 16 x 176 = 2816 + 3 x align64(16 x 3 x 4 = 192) = 576; no panels
+  // below 8 rows; + 64 = 3456
+  EXPECT_EQ(buffers(plan_memory(s, run_with(5, 1, 32, 2), zero_profile()))["matmul_scratch"],
+            3456u);
+}
+
+TEST(Workspace, MatmulScratchForHalfPrecisionWeights) {
+  // bf16 weights from 8 rows on: one 64-row f32 panel per thread: 2 x 64 x 176 x 4 = 90112 + 64
+  ModelSpec s = tiny_dense();
+  s.tensors = {tensor("w", DType::BF16, 100, Component::Mlp)};
+  s.tensors[0].shape = {10, 5};
+  EXPECT_EQ(buffers(plan_memory(s, run_with(100, 1, 32, 2), zero_profile()))["matmul_scratch"],
+            90176u);
+  EXPECT_EQ(buffers(plan_memory(s, run_with(7, 1, 32, 2), zero_profile()))["matmul_scratch"], 64u);
+}
+
+TEST(Workspace, MlxQuantizedWithoutGroupSizeIsAConfigError) {
+  ModelSpec s = tiny_dense();
+  s.quant.method = QuantMethod::Mlx;
+  s.quant.bits = 4;
+  try {
+    plan_memory(s, run_with(100), zero_profile());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("group_size"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Workspace, LinearLayerWithoutScratchWidthIsWarnedAbout) {
@@ -157,18 +195,18 @@ TEST(Overhead, FormulaFromTheProfile) {
   prof.margin = 0.1;
   prof.calibrated = true;
   // tiny_dense at context 100, chunk 32, 2 threads: weights 1001, KV 2 layers x 128 B x 100 =
-  // 25600, workspace 95264 (see DenseModelBufferByBuffer); planned = 121865.
+  // 25600, workspace 88928 (see DenseModelBufferByBuffer); planned = 115529.
   MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), prof);
-  EXPECT_EQ(p.planned, 121865u);
+  EXPECT_EQ(p.planned, 115529u);
   EXPECT_EQ(p.overhead.base, 1000u);
   EXPECT_EQ(p.overhead.threads, 200u);     // 2 x 100
   EXPECT_EQ(p.overhead.weights, 501u);     // ceil(0.5 x 1001)
   EXPECT_EQ(p.overhead.kv, 6400u);         // 0.25 x 25600
-  EXPECT_EQ(p.overhead.workspace, 9527u);  // ceil(0.1 x 95264 = 9526.4)
-  // fitted = 1000 + 200 + 501 + 6400 + 9527 = 17628; margin = ceil(0.1 x (121865 + 17628))
-  EXPECT_EQ(p.overhead.margin, 13950u);
-  EXPECT_EQ(p.overhead.total, 31578u);
-  EXPECT_EQ(p.total, 153443u);
+  EXPECT_EQ(p.overhead.workspace, 8893u);  // ceil(0.1 x 88928 = 8892.8)
+  // fitted = 1000 + 200 + 501 + 6400 + 8893 = 16994; margin = ceil(0.1 x (115529 + 16994))
+  EXPECT_EQ(p.overhead.margin, 13253u);
+  EXPECT_EQ(p.overhead.total, 30247u);
+  EXPECT_EQ(p.total, 145776u);
   EXPECT_TRUE(p.overhead.calibrated);
 }
 
@@ -176,5 +214,5 @@ TEST(Overhead, ZeroProfileLeavesThePlannedBytes) {
   MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), zero_profile());
   EXPECT_EQ(p.overhead.total, 0u);
   EXPECT_EQ(p.total, p.planned);
-  EXPECT_EQ(p.total, 121865u);
+  EXPECT_EQ(p.total, 115529u);
 }
