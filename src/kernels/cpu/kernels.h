@@ -115,8 +115,14 @@ struct LinearOptions {
 };
 
 // Scratch the linear kernels need for `n` activation rows of weight w on `threads` threads
-// (quantized activations, bf16 copy of x, packed weight panels for the blocked GEMM). 0 for
-// some formats. Callers size one buffer as the max over their weights for their largest n.
+// (quantized activations, packed weight panels for the blocked GEMMs). Callers size one buffer
+// as the max over their weights for their largest n. The same on every ISA level; exactly
+// (a64(v) = v rounded up to a multiple of 64, n16 = n rounded up to a multiple of 16,
+//  G = cols / group_size):
+//   64 (alignment slack)
+//   + affine: a64(n16*cols) + 3*a64(n16*G*4), and when n >= 8: threads * a64(32*cols + 256*G)
+//   + f16/bf16 when n >= 8: threads * a64(256*cols)
+//   (f32: nothing more)
 uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads);
 
 // y[n, rows] = x[n, cols] · W^T for any weight format, on the thread pool. n = 1 is the decode
@@ -263,9 +269,11 @@ struct AttentionParams {
 // attention: storing first would overwrite keys that earlier queries of the chunk still need.
 // Positions of the new tokens must not also be in the cache range.
 // scores: caller scratch of scores_rows rows of scores_stride floats; each thread uses one row,
-// so scores_rows >= min(num_threads(), n_q*n_heads) and scores_stride >= the keys one query can
-// see (<= min(n_past, capacity) + n_q, itself <= context). UsageError if too small.
-// The plan budgets threads x context x 4 bytes for this.
+// so scores_rows >= min(num_threads(), n_q*n_kv_heads) and scores_stride >= the keys one query
+// can see (<= min(n_past, capacity) + n_q, itself <= context). UsageError if too small. The
+// kernel walks the keys in tiles of up to 32 with an online softmax and keeps a tile of scores
+// for the n_heads/n_kv_heads query heads of a kv head in the row (it needs at least that many
+// floats). The plan budgets threads x context x 4 bytes for this.
 struct AttentionInputs {
   const float* q = nullptr;
   uint64_t n_q = 0;
