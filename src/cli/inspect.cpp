@@ -99,9 +99,9 @@ void add_inspect_command(CLI::App& app, Action& action) {
                   "alone), a .safetensors file, a .gguf file (split parts are found), or a Hugging "
                   "Face repo id org/name[@revision] in the local cache. Default: the embedded "
                   "models/stories260K");
-  cmd->add_option("--max-tokens", opts->max_tokens,
-                  "Context to plan for, in tokens per sequence (prompt + generated). Default: "
-                  "min(max_position_embeddings, 4096)")
+  cmd->add_option("--max-tokens,-c,--ctx-size", opts->max_tokens,
+                  "Context to plan for, in tokens per sequence (prompt + generated; generate's "
+                  "--ctx-size). Default: min(max_position_embeddings, 4096)")
       ->type_name("N");
   cmd->add_option("--batch", opts->batch,
                   "Sequences decoded together; KV cache and logits scale with it. Default: 1")

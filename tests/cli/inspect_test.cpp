@@ -119,6 +119,17 @@ TEST_F(InspectTinyLlama, MaxContextClampedToMaxPositionEmbeddings) {
   EXPECT_EQ(j["max_context"]["limit_source"], "max_position_embeddings");
 }
 
+TEST(Inspect, CtxSizeIsTheSameAsMaxTokens) {
+  TempDir dir;
+  write_tiny_llama(dir.path() / "m");
+  CliResult r = run_mlxcel({"inspect", (dir.path() / "m").string(), "--ctx-size", "300",
+                            "--memory-budget", "1GiB", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["run"]["context"], 300u);
+  EXPECT_EQ(j["kv"]["total_bytes"], 76800u);  // 256 x 300
+}
+
 TEST_F(InspectTinyLlama, BatchMultipliesKvAndLogits) {
   CliResult r = run_mlxcel(args({"--batch", "3", "--memory-budget", "1GiB", "--json"}));
   ASSERT_EQ(r.code, 0) << r.err;
