@@ -208,6 +208,21 @@ TEST(Linear, WeightBytesCountsDataScalesAndBiases) {
   EXPECT_EQ(weight_bytes(dense_weight(DType::BF16, 10, 128, reinterpret_cast<void*>(8))), 2560u);
 }
 
+TEST(Linear, ScratchBytesFollowTheDocumentedFormula) {
+  const void* p = reinterpret_cast<void*>(64);
+  const Weight q4 = affine_weight(4096, 2048, 4, 64, p, DType::F16, p, p);
+  // n = 1: 64 + a64(16*2048 = 32768) + 3*a64(16*32 groups*4 = 2048) = 64 + 32768 + 6144
+  EXPECT_EQ(linear_scratch_bytes(q4, 1, 2), 38976u);
+  // n = 512, 2 threads: 64 + 512*2048 (1048576) + 3*512*32*4 (196608)
+  //   + 2 * (32*2048 + 256*32 = 73728) (147456) = 1392704
+  EXPECT_EQ(linear_scratch_bytes(q4, 512, 2), 1392704u);
+  const Weight bf = dense_weight(DType::BF16, 4096, 2048, p);
+  EXPECT_EQ(linear_scratch_bytes(bf, 1, 2), 64u);
+  // n = 512, 2 threads: 64 + 2 * 256*2048 = 64 + 1048576
+  EXPECT_EQ(linear_scratch_bytes(bf, 512, 2), 1048640u);
+  EXPECT_EQ(linear_scratch_bytes(dense_weight(DType::F32, 4096, 2048, p), 512, 2), 64u);
+}
+
 // ---- malformed input, one case per test ----
 
 TEST(LinearErrors, UnsupportedBits) {
