@@ -25,24 +25,38 @@ float exp_sum(float* x, uint64_t n, float mx);
 
 namespace {
 
-// Reorders int8 activations in place to the order 4-bit weights are unpacked in.
+// Reorders int8 activations in place to the order the 4-bit matvec unpacks weights in: a
+// 128-element chunk (64 weight bytes, low nibbles = even elements) as [evens of 0..63, evens of
+// 64..127, odds of 0..63, odds of 64..127]; a trailing 64-element chunk as [32 even, 32 odd];
+// a trailing 32-element chunk as [16 even, 16 odd].
 inline void permute_nibble_order(int8_t* q, uint64_t cols) {
-  int8_t tmp[64];
-  for (uint64_t k = 0; k < cols; k += 64) {
-    const uint64_t chunk = cols - k >= 64 ? 64 : 32;
-    const uint64_t half = chunk / 2;
-    for (uint64_t i = 0; i < half; ++i) {
-      tmp[i] = q[k + 2 * i];
-      tmp[half + i] = q[k + 2 * i + 1];
+  int8_t tmp[128];
+  for (uint64_t k = 0; k < cols;) {
+    const uint64_t left = cols - k;
+    if (left >= 128) {
+      for (uint64_t i = 0; i < 32; ++i) {
+        tmp[i] = q[k + 2 * i];
+        tmp[32 + i] = q[k + 64 + 2 * i];
+        tmp[64 + i] = q[k + 2 * i + 1];
+        tmp[96 + i] = q[k + 64 + 2 * i + 1];
+      }
+      std::memcpy(q + k, tmp, 128);
+      k += 128;
+    } else {
+      const uint64_t chunk = left >= 64 ? 64 : 32;
+      const uint64_t half = chunk / 2;
+      for (uint64_t i = 0; i < half; ++i) {
+        tmp[i] = q[k + 2 * i];
+        tmp[half + i] = q[k + 2 * i + 1];
+      }
+      std::memcpy(q + k, tmp, chunk);
+      k += chunk;
     }
-    std::memcpy(q + k, tmp, chunk);
   }
 }
 
-// Matvec layout: 8-bit weights read x in natural order; 4-bit weights read each 64-element chunk
-// as [32 even elements, 32 odd elements] (low nibbles hold even elements), and a trailing
-// 32-element chunk as [16 even, 16 odd]. Groups are quantized in natural order first, then the
-// bytes are permuted chunk by chunk.
+// Matvec layout: 8-bit weights read x in natural order, 4-bit weights in permute_nibble_order's.
+// Groups are quantized in natural order first, then the bytes are permuted chunk by chunk.
 MLXCEL_AVX512 void quantize_act(const float* x, uint64_t x_stride, const QuantAct& a,
                                 uint32_t bits, uint64_t m0, uint64_t m1) {
   for (uint64_t m = m0; m < m1; ++m) {
@@ -106,48 +120,29 @@ MLXCEL_AVX512 void dense_rows(const DenseArgs& a, uint64_t r0, uint64_t r1) {
 
 // ---- affine rows (matvec) ----
 
-// Lane factors for one 64-element chunk from per-group factors f (f[g] = scale_g * d_g) starting
-// at the chunk's first group. Lane l of the int32 dot covers 4 consecutive bytes of the chunk.
-template <int BITS, int G>
+// Lane factors for one 64-element chunk of an 8-bit row from per-group factors f (f[g] =
+// scale_g * d_g) of the chunk's block. Lane l of the int32 dot covers elements 4l..4l+3.
+template <int G>
 MLXCEL_AVX512_INLINE __m512 lane_factors(const float* f, uint64_t chunk) {
   if constexpr (G == 64) {
     return _mm512_set1_ps(f[chunk]);
   } else if constexpr (G == 128) {
     return _mm512_set1_ps(f[chunk / 2]);
   } else {
-    const float a = f[2 * chunk], b = f[2 * chunk + 1];
-    if constexpr (BITS == 8) {
-      // lanes 0-7: elements 0-31 (group a), lanes 8-15: 32-63 (group b)
-      return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
-    } else {
-      // lanes 0-3 even elements 0-30 (a), 4-7 even 32-62 (b), 8-11 odd 1-31 (a), 12-15 odd (b)
-      const __m256 h = _mm256_insertf128_ps(_mm256_set1_ps(a), _mm_set1_ps(b), 1);
-      return _mm512_insertf32x8(_mm512_castps256_ps512(h), h, 1);
-    }
-  }
-}
-
-template <int BITS>
-MLXCEL_AVX512_INLINE __m512i load_w64(const uint8_t* p) {
-  if constexpr (BITS == 8) {
-    return _mm512_loadu_si512(p);
-  } else {
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i mask = _mm256_set1_epi8(0x0f);
-    const __m256i lo = _mm256_and_si256(b, mask);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    // lanes 0-7: elements 0-31 (first group), lanes 8-15: 32-63 (second)
+    return _mm512_insertf32x8(_mm512_set1_ps(f[2 * chunk]), _mm256_set1_ps(f[2 * chunk + 1]), 1);
   }
 }
 
 constexpr uint64_t kGroupBlock = 64;  // groups whose factors are computed at once
 
-template <int BITS, int G>
-MLXCEL_AVX512 void affine_rows_t(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+// 8-bit rows: 64 elements (one zmm of codes) per step, two accumulators.
+template <int G>
+MLXCEL_AVX512 void affine_rows_q8(const AffineArgs& args, uint64_t r0, uint64_t r1) {
   const Weight& w = *args.w;
   const QuantAct& a = *args.a;
   const uint64_t cols = w.cols, groups = a.groups;
-  const uint64_t row_bytes = cols * BITS / 8;
+  const uint64_t row_bytes = cols;
   const int kind = float_kind(w.scale_dtype);
   const uint64_t ssize = kind == 0 ? 4 : 2;
   alignas(64) float f[kGroupBlock];
@@ -175,39 +170,31 @@ MLXCEL_AVX512 void affine_rows_t(const AffineArgs& args, uint64_t r0, uint64_t r
         // Elements of this block of groups, in 64-element chunks (+ one 32 tail at row end).
         const uint64_t k0 = g0 * G, k1 = std::min(cols, (g0 + gn) * G);
         const uint64_t nchunks = (k1 - k0) / 64;
-        const uint8_t* wp = wrow + k0 * BITS / 8;
+        const uint8_t* wp = wrow + k0;
         const int8_t* xp = xq + k0;
         uint64_t c = 0;
         for (; c + 2 <= nchunks; c += 2) {
-          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), load_w64<BITS>(wp),
+          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp),
                                                  _mm512_loadu_si512(xp));
           const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                 load_w64<BITS>(wp + 64 * BITS / 8),
+                                                 _mm512_loadu_si512(wp + 64),
                                                  _mm512_loadu_si512(xp + 64));
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<BITS, G>(f, c), acc0);
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), lane_factors<BITS, G>(f, c + 1), acc1);
-          wp += 128 * BITS / 8;
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<G>(f, c), acc0);
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), lane_factors<G>(f, c + 1), acc1);
+          wp += 128;
           xp += 128;
         }
         if (c < nchunks) {
-          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), load_w64<BITS>(wp),
+          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp),
                                                  _mm512_loadu_si512(xp));
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<BITS, G>(f, c), acc0);
-          wp += 64 * BITS / 8;
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<G>(f, c), acc0);
+          wp += 64;
           xp += 64;
           ++c;
         }
         if (k0 + nchunks * 64 < k1) {
           // 32-element tail (only with G == 32 at the end of a row): one group, 8 lanes.
-          __m256i wv;
-          if constexpr (BITS == 8) {
-            wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp));
-          } else {
-            const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp));
-            const __m128i mask = _mm_set1_epi8(0x0f);
-            wv = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(b, mask)),
-                                         _mm_and_si128(_mm_srli_epi16(b, 4), mask), 1);
-          }
+          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp));
           const __m256i it = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv,
                                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp)));
           const float ft = f[(k1 - 32 - k0) / G];
@@ -222,16 +209,131 @@ MLXCEL_AVX512 void affine_rows_t(const AffineArgs& args, uint64_t r0, uint64_t r
   }
 }
 
+// One 128-element chunk of a 4-bit row: the int32 dot as floats, and its lane factors in *fac
+// (idx walks the lane -> group indices through the block's 16 factors).
+template <int G>
+MLXCEL_AVX512_INLINE __m512 q4_chunk(const uint8_t* wq, const int8_t* xv, __m512i mask, __m512 fv,
+                                     const float* f, uint64_t c, __m512i& idx, __m512* fac) {
+  const __m512i wv = _mm512_loadu_si512(wq);
+  const __m512i lo = _mm512_and_si512(wv, mask);
+  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(wv, 4), mask);
+  __m512i is = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xv));
+  is = _mm512_dpbusd_epi32(is, hi, _mm512_loadu_si512(xv + 64));
+  if constexpr (G == 128) {
+    *fac = _mm512_set1_ps(f[c]);
+  } else {
+    *fac = _mm512_permutexvar_ps(idx, fv);
+    idx = _mm512_add_epi32(idx, _mm512_set1_epi32(128 / G));
+  }
+  return _mm512_cvtepi32_ps(is);
+}
+
+// 4-bit rows: 128 elements (64 weight bytes, one zmm) per step. Lanes 0-7 of the int32 dot
+// cover elements 0..63 of the chunk and lanes 8-15 elements 64..127 (low and high nibbles map to
+// the same lanes), so per lane group: G=128 one factor, G=64 [f0 x8, f1 x8], G=32 [f0..f3 x4].
+template <int G>
+MLXCEL_AVX512 void affine_rows_q4(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  const Weight& w = *args.w;
+  const QuantAct& a = *args.a;
+  const uint64_t cols = w.cols, groups = a.groups;
+  const uint64_t row_bytes = cols / 2;
+  const int kind = float_kind(w.scale_dtype);
+  const uint64_t ssize = kind == 0 ? 4 : 2;
+  constexpr uint64_t kGroups = 16;  // factors computed per block of 16 groups
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  // lane -> group within the chunk
+  const __m512i lane_group = G == 32 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+                             : G == 64 ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
+                                       : _mm512_setzero_si512();
+  alignas(64) float f[kGroups];
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
+    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
+    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    for (uint64_t m = 0; m < a.n; ++m) {
+      const int8_t* xq = a.q + m * a.q_stride;
+      const float* d = a.d + m * groups;
+      const float* sx = a.sx + m * groups;
+      __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, bacc = acc0;
+      for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
+        const uint32_t cnt = static_cast<uint32_t>(std::min<uint64_t>(kGroups, groups - g0));
+        const __mmask16 mk = static_cast<__mmask16>(cnt == 16 ? 0xffff : (1u << cnt) - 1);
+        const __m512 sv = cnt == 16 ? load16(srow + g0 * ssize, kind) : load16_tail(srow + g0 * ssize, kind, cnt);
+        const __m512 bv = cnt == 16 ? load16(brow + g0 * ssize, kind) : load16_tail(brow + g0 * ssize, kind, cnt);
+        const __m512 fv = _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(mk, d + g0));
+        bacc = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(mk, sx + g0), bacc);
+        _mm512_store_ps(f, fv);
+        const uint64_t k0 = g0 * G, k1 = std::min(cols, (g0 + cnt) * G);
+        const uint8_t* wp = wrow + k0 / 2;
+        const int8_t* xp = xq + k0;
+        uint64_t k = k0;
+        __m512i idx = lane_group;
+        // two chunks per step into two accumulators (the FMA latency, not the loads, would
+        // otherwise bound the loop)
+        for (; k + 256 <= k1; k += 256) {
+          __m512 f0, f1;
+          const __m512 v0 = q4_chunk<G>(wp, xp, mask, fv, f, (k - k0) / 128, idx, &f0);
+          const __m512 v1 = q4_chunk<G>(wp + 64, xp + 128, mask, fv, f, (k - k0) / 128 + 1, idx, &f1);
+          acc0 = _mm512_fmadd_ps(v0, f0, acc0);
+          acc1 = _mm512_fmadd_ps(v1, f1, acc1);
+          wp += 128;
+          xp += 256;
+        }
+        if (k + 128 <= k1) {
+          __m512 f0;
+          acc0 = _mm512_fmadd_ps(q4_chunk<G>(wp, xp, mask, fv, f, (k - k0) / 128, idx, &f0), f0, acc0);
+          wp += 64;
+          xp += 128;
+          k += 128;
+        }
+        if (k + 64 <= k1) {  // 64-element tail chunk: [32 even | 32 odd], one group (G <= 64)
+          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp));
+          const __m256i m4 = _mm256_set1_epi8(0x0f);
+          const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(b, m4)),
+                                                _mm256_and_si256(_mm256_srli_epi16(b, 4), m4), 1);
+          const __m512i is = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, _mm512_loadu_si512(xp));
+          __m512 fac;
+          if constexpr (G == 32) {
+            // lanes 0-3 / 8-11 first group, 4-7 / 12-15 second
+            const uint64_t g = (k - k0) / 32;
+            const __m256 h = _mm256_insertf128_ps(_mm256_set1_ps(f[g]), _mm_set1_ps(f[g + 1]), 1);
+            fac = _mm512_insertf32x8(_mm512_castps256_ps512(h), h, 1);
+          } else {
+            fac = _mm512_set1_ps(f[(k - k0) / G]);
+          }
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), fac, acc1);
+          wp += 32;
+          xp += 64;
+          k += 64;
+        }
+        if (k < k1) {  // 32-element tail: [16 even | 16 odd], one group (G == 32)
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wp));
+          const __m128i m4 = _mm_set1_epi8(0x0f);
+          const __m256i wv = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(b, m4)),
+                                                     _mm_and_si128(_mm_srli_epi16(b, 4), m4), 1);
+          const __m256i it = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv,
+                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp)));
+          acc1 = _mm512_fmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(it)),
+                                 _mm512_zextps256_ps512(_mm256_set1_ps(f[(k - k0) / G])), acc1);
+        }
+      }
+      const float v = hsum(_mm512_add_ps(acc0, acc1)) + hsum(bacc);
+      float* out = args.y + m * args.y_stride + r;
+      *out = args.accumulate ? *out + v : v;
+    }
+  }
+}
+
 MLXCEL_AVX512 void affine_rows(const AffineArgs& args, uint64_t r0, uint64_t r1) {
   const uint32_t bits = args.w->bits, g = args.w->group_size;
   if (bits == 8) {
-    if (g == 32) return affine_rows_t<8, 32>(args, r0, r1);
-    if (g == 64) return affine_rows_t<8, 64>(args, r0, r1);
-    return affine_rows_t<8, 128>(args, r0, r1);
+    if (g == 32) return affine_rows_q8<32>(args, r0, r1);
+    if (g == 64) return affine_rows_q8<64>(args, r0, r1);
+    return affine_rows_q8<128>(args, r0, r1);
   }
-  if (g == 32) return affine_rows_t<4, 32>(args, r0, r1);
-  if (g == 64) return affine_rows_t<4, 64>(args, r0, r1);
-  return affine_rows_t<4, 128>(args, r0, r1);
+  if (g == 32) return affine_rows_q4<32>(args, r0, r1);
+  if (g == 64) return affine_rows_q4<64>(args, r0, r1);
+  return affine_rows_q4<128>(args, r0, r1);
 }
 
 // ---- element-wise ----
