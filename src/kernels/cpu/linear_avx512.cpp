@@ -281,7 +281,8 @@ MLXCEL_AVX512 void affine_rows_q4(const AffineArgs& args, uint64_t r0, uint64_t 
         }
         if (k + 128 <= k1) {
           __m512 f0;
-          acc0 = _mm512_fmadd_ps(q4_chunk<G>(wp, xp, mask, fv, f, (k - k0) / 128, idx, &f0), f0, acc0);
+          const __m512 v0 = q4_chunk<G>(wp, xp, mask, fv, f, (k - k0) / 128, idx, &f0);
+          acc0 = _mm512_fmadd_ps(v0, f0, acc0);
           wp += 64;
           xp += 128;
           k += 128;
