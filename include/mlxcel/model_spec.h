@@ -43,12 +43,12 @@ std::string_view layer_kind_name(LayerKind k);  // "full", "sliding", "mla", "li
 struct LayerCache {
   LayerKind kind = LayerKind::Full;
   uint32_t kv_heads = 0;    // Full / Sliding
-  uint32_t k_head_dim = 0;  // Full / Sliding
-  uint32_t v_head_dim = 0;  // Full / Sliding
+  uint32_t k_head_dim = 0;  // Full / Sliding; Mla: per-head query/key width (qk_nope + qk_rope)
+  uint32_t v_head_dim = 0;  // Full / Sliding; Mla: per-head value width (v_head_dim)
   uint64_t window = 0;      // Sliding: tokens kept
   uint32_t latent_dim = 0;  // Mla: kv_lora_rank + qk_rope_head_dim, stored with the K cache type
-                            // (Mla may also set k_head_dim = qk head dim, v_head_dim = v head
-                            // dim: the workspace uses them, else dims.head_dim)
+                            // (the KV cache of an Mla layer is the latent only; its k/v head
+                            // dims size the workspace, which falls back to dims.head_dim at 0)
   uint64_t state_elems = 0; // Linear: elements of constant state per sequence (conv + recurrent)
   DType state_dtype = DType::F32;  // Linear: states are kept in f32 whatever the cache types
   // Linear: f32 elements per token the layer's forward keeps between its input norm and its

@@ -371,6 +371,12 @@ ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_na
       auto latent = checked_add(p.env["kv_lora"], p.env["qk_rope"]);
       if (!latent || *latent > UINT32_MAX) cv.fail("kv_lora_rank", "latent size too large");
       c.latent_dim = static_cast<uint32_t>(*latent);
+      // Per-head query/key width (nope + rope part) and value width: the attention workspace
+      // (q, attn_out) is heads x these, not heads x latent.
+      if (p.env["q_head"] > UINT32_MAX || p.env["v_head"] > UINT32_MAX)
+        cv.fail("qk_nope_head_dim", "attention dimensions too large");
+      c.k_head_dim = static_cast<uint32_t>(p.env["q_head"]);
+      c.v_head_dim = static_cast<uint32_t>(p.env["v_head"]);
     } else {
       if (p.env["kv_heads"] > UINT32_MAX || p.env["head_dim"] > UINT32_MAX)
         cv.fail("head_dim", "attention dimensions too large");

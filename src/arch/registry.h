@@ -6,7 +6,9 @@
 //   have one). Full / Sliding: kv_heads, k_head_dim, v_head_dim per token (window = tokens kept,
 //   0 for Full; Llama 4 chunked attention is Sliding(attention_chunk_size); a window covering
 //   max_position_embeddings is reported as Full). Mla: latent_dim = kv_lora_rank +
-//   qk_rope_head_dim values per token, one row shared by all heads. Linear: state_elems per
+//   qk_rope_head_dim values per token, one row shared by all heads; k_head_dim =
+//   qk_nope_head_dim + qk_rope_head_dim and v_head_dim = v_head_dim per head (workspace only,
+//   kv_heads 0). Linear: state_elems per
 //   sequence = conv state (channels x (kernel - 1)) + recurrent state (Gated DeltaNet
 //   v_heads x k_head_dim x v_head_dim, Mamba2 heads x head_dim x state_size, LFM2 none),
 //   state_dtype F32. None: no per-sequence state (Nemotron-H MLP / MoE layers).

@@ -64,6 +64,9 @@ TEST(GgufConfig, DeepSeek2Mla) {
   EXPECT_EQ(test::kinds(spec), std::string(61, 'm'));
   // 61 x (512 + 64) x 2 = 70272
   EXPECT_EQ(test::f16_bytes_per_token(spec), 70272u);
+  // key_length 192 per head for q/k, value_length 128
+  EXPECT_EQ(spec.layers[0].k_head_dim, 192u);
+  EXPECT_EQ(spec.layers[0].v_head_dim, 128u);
 }
 
 TEST(GgufConfig, Qwen3NextHybrid) {

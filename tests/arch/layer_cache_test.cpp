@@ -92,11 +92,46 @@ TEST(LayerCache, DeepSeekR1Mla) {
   EXPECT_EQ(f16_bytes_per_token(spec), 70272u);
 }
 
+TEST(LayerCache, DeepSeekR1MlaHeadDims) {
+  // Per head the query/key is qk_nope_head_dim 128 + qk_rope_head_dim 64 = 192 wide and the
+  // value v_head_dim 128: with 128 heads the workspace q row is 128 x 192 = 24576 values and
+  // attn_out 128 x 128 = 16384 (not 128 x 192). MLA keeps no per-head K/V: kv_heads stays 0.
+  auto spec = layers_of(real_config("deepseek-ai__DeepSeek-R1"));
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    EXPECT_EQ(spec.layers[i].k_head_dim, 192u) << "layer " << i;
+    EXPECT_EQ(spec.layers[i].v_head_dim, 128u) << "layer " << i;
+    EXPECT_EQ(spec.layers[i].kv_heads, 0u) << "layer " << i;
+  }
+  EXPECT_EQ(spec.dims.num_heads, 128u);
+  EXPECT_EQ(spec.dims.head_dim, 192u);
+}
+
 TEST(LayerCache, KimiK2Mla) {
+  // Kimi K2: 64 heads, qk_nope 128 + qk_rope 64 = 192, v_head_dim 128, kv_lora_rank 512.
   auto spec = layers_of(real_config("moonshotai__Kimi-K2-Instruct"));
   EXPECT_EQ(spec.architecture, "kimi_k2");
   EXPECT_EQ(kinds(spec), std::string(61, 'm'));
   EXPECT_EQ(spec.layers[60].latent_dim, 576u);  // 512 + 64
+  EXPECT_EQ(spec.layers[60].k_head_dim, 192u);
+  EXPECT_EQ(spec.layers[60].v_head_dim, 128u);
+  EXPECT_EQ(spec.dims.num_heads, 64u);
+}
+
+TEST(LayerCache, DeepSeekV2LiteMlaWithoutQLora) {
+  // DeepSeek-V2-Lite shape (q_lora_rank null, 16 heads, nope 128 + rope 64, v 128,
+  // kv_lora_rank 512), cut to 2 layers: the head dims do not depend on the query path.
+  auto config = nlohmann::json::parse(R"({
+    "model_type": "deepseek_v2", "hidden_size": 2048, "intermediate_size": 10944,
+    "num_hidden_layers": 2, "num_attention_heads": 16, "num_key_value_heads": 16,
+    "vocab_size": 102400, "q_lora_rank": null, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64, "v_head_dim": 128, "moe_intermediate_size": 1408,
+    "n_routed_experts": 64, "num_experts_per_tok": 6, "n_shared_experts": 2,
+    "first_k_dense_replace": 1, "torch_dtype": "bfloat16"})");
+  auto spec = layers_of(config);
+  EXPECT_EQ(kinds(spec), "mm");
+  EXPECT_EQ(spec.layers[1].latent_dim, 576u);  // 512 + 64
+  EXPECT_EQ(spec.layers[1].k_head_dim, 192u);  // 128 + 64
+  EXPECT_EQ(spec.layers[1].v_head_dim, 128u);
 }
 
 TEST(LayerCache, GptOss120bAlternating) {
