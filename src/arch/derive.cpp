@@ -279,6 +279,46 @@ uint64_t linear_state_elems(const Family& f, const ModelPlan& p, const ConfigVie
   return *total;
 }
 
+// f32 values per token of a chunk that a linear block's forward holds between its input norm and
+// its output projection, laid out as [in_proj outputs | conv outputs | mixer output]:
+//   Gated DeltaNet: q,k (2 x key) v,z (2 x value) b,a (2 x v_heads) | conv over q,k,v
+//                   (2 x key + value) | recurrence output, gated-normed in place (value)
+//   Mamba2:         z (inner) x,B,C (inner + 2 x groups x state) dt (heads) | conv over x,B,C
+//                   (inner + 2 x groups x state) | scan output, gated-normed in place (inner)
+//   short conv:     B,C,x (3 x conv_dim) | conv over B*x (conv_dim) | C * conv (conv_dim)
+// The recurrences run token by token on the layer's state, so they need no per-token buffer.
+uint64_t linear_scratch_elems(const Family& f, const ModelPlan& p, const ConfigView& cv) {
+  const auto& e = p.env;
+  std::optional<uint64_t> proj, conv, out;
+  switch (f.linear) {
+    case LinearBlock::GatedDeltaNet: {
+      auto qk = checked_mul(2, e.at("lin_key"));
+      auto vz = checked_mul(2, e.at("lin_value"));
+      auto ba = checked_mul(2, e.at("lin_v_heads"));
+      if (qk && vz && ba) proj = checked_add(*qk, *vz);
+      if (proj) proj = checked_add(*proj, *ba);
+      conv = e.at("lin_conv");
+      out = e.at("lin_value");
+      break;
+    }
+    case LinearBlock::Mamba2:
+      proj = e.at("m_in_out");
+      conv = e.at("m_conv");
+      out = e.at("m_inter");
+      break;
+    case LinearBlock::ShortConv:
+      proj = checked_mul(3, e.at("conv_dim"));
+      conv = out = e.at("conv_dim");
+      break;
+    case LinearBlock::None:
+      throw std::logic_error("[arch] linear layer in a family without a linear block");
+  }
+  auto total = (proj && conv && out) ? checked_add(*proj, *conv) : std::nullopt;
+  if (total) total = checked_add(*total, *out);
+  if (!total) cv.fail("linear scratch", "per-token width overflows 64 bits");
+  return *total;
+}
+
 }  // namespace
 
 const std::vector<Family>& families() {
@@ -365,6 +405,7 @@ ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_na
     } else if (l.mixer == MixerKind::Linear) {
       c.kind = LayerKind::Linear;
       c.state_elems = linear_state_elems(*f, p, cv);
+      c.scratch_elems_per_token = linear_scratch_elems(*f, p, cv);
       c.state_dtype = DType::F32;
     } else if (f->attn == AttnBlock::Mla) {
       c.kind = LayerKind::Mla;

@@ -8,10 +8,12 @@
 //   max_position_embeddings is reported as Full). Mla: latent_dim = kv_lora_rank +
 //   qk_rope_head_dim values per token, one row shared by all heads; k_head_dim =
 //   qk_nope_head_dim + qk_rope_head_dim and v_head_dim = v_head_dim per head (workspace only,
-//   kv_heads 0). Linear: state_elems per
-//   sequence = conv state (channels x (kernel - 1)) + recurrent state (Gated DeltaNet
-//   v_heads x k_head_dim x v_head_dim, Mamba2 heads x head_dim x state_size, LFM2 none),
-//   state_dtype F32. None: no per-sequence state (Nemotron-H MLP / MoE layers).
+//   kv_heads 0). Linear: state_elems per sequence = conv state (channels x (kernel - 1)) +
+//   recurrent state (Gated DeltaNet v_heads x k_head_dim x v_head_dim, Mamba2 heads x head_dim
+//   x state_size, LFM2 none), state_dtype F32; scratch_elems_per_token = in_proj outputs + conv
+//   outputs + mixer output (Gated DeltaNet 4 key + 4 value + 2 v_heads, Mamba2 4 inner +
+//   4 groups x state + heads, LFM2 5 conv_dim; see linear_scratch_elems in derive.cpp).
+//   None: no per-sequence state (Nemotron-H MLP / MoE layers).
 // - Tensor components: routers, shared experts and their gates count toward "experts";
 //   multi-token-prediction weights (DeepSeek model.layers.{>= num_layers}, Qwen mtp.*) toward
 //   "other"; vision/audio towers toward "other" (exact specs only: analytic specs derive the

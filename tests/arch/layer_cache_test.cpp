@@ -4,6 +4,7 @@
 
 #include "arch/registry.h"
 #include "arch_test_util.h"
+#include "mlxcel/errors.h"
 
 namespace mlxcel {
 namespace {
@@ -216,6 +217,70 @@ TEST(LayerCache, Lfm2ConvAndAttention) {
   EXPECT_EQ(spec.layers[0].state_elems, 4096u);  // 2048 x (3 - 1)
   // 6 attention layers x 2 x 8 KV heads x 64 x 2 = 12288
   EXPECT_EQ(f16_bytes_per_token(spec), 12288u);
+}
+
+// scratch_elems_per_token of linear layers: [in_proj outputs | conv outputs | mixer output].
+
+TEST(LinearScratch, Qwen3NextGatedDeltaNet) {
+  // key = 16 x 128 = 2048, value = 32 x 128 = 4096, 32 v-heads.
+  // in_proj_qkvz 2 x 2048 + 2 x 4096 = 12288, in_proj_ba 2 x 32 = 64 -> 12352;
+  // conv over q,k,v 2 x 2048 + 4096 = 8192; recurrence output 4096.
+  // 12352 + 8192 + 4096 = 24640
+  auto spec = layers_of(real_config("Qwen__Qwen3-Next-80B-A3B-Thinking"));
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const auto& l = spec.layers[i];
+    EXPECT_EQ(l.scratch_elems_per_token, l.kind == LayerKind::Linear ? 24640u : 0u)
+        << "layer " << i;
+  }
+}
+
+TEST(LinearScratch, Qwen35SplitProjectionsSameWidth) {
+  // Qwen3.5-27B: key = 16 x 128 = 2048, value = 48 x 128 = 6144, 48 v-heads.
+  // in_proj_qkv 2 x 2048 + 6144 = 10240, in_proj_z 6144, in_proj_b 48, in_proj_a 48 -> 16480;
+  // conv 10240; output 6144. 16480 + 10240 + 6144 = 32864
+  auto spec = layers_of(real_config("Qwen__Qwen3.5-27B"));
+  EXPECT_EQ(spec.layers[0].scratch_elems_per_token, 32864u);
+  EXPECT_EQ(spec.layers[3].scratch_elems_per_token, 0u);  // full attention
+  // Qwen3.5-35B-A3B has Qwen3-Next's linear geometry: 24640 as above.
+  EXPECT_EQ(layers_of(real_config("Qwen__Qwen3.5-35B-A3B")).layers[0].scratch_elems_per_token,
+            24640u);
+}
+
+TEST(LinearScratch, NemotronHMamba2) {
+  // Nemotron-H-56B: inner = 256 heads x 64 = 16384, 8 groups x state 256 = 2048.
+  // in_proj: z 16384 + x,B,C (16384 + 2 x 2048 = 20480) + dt 256 = 37120;
+  // conv 20480; scan output 16384. 37120 + 20480 + 16384 = 73984
+  auto spec = layers_of(real_config("nvidia__Nemotron-H-56B-Base-8K"));
+  EXPECT_EQ(spec.layers[0].scratch_elems_per_token, 73984u);
+  EXPECT_EQ(spec.layers[1].scratch_elems_per_token, 0u);  // MLP layer, no mixer
+  EXPECT_EQ(spec.layers[7].scratch_elems_per_token, 0u);  // attention
+  // Nemotron-3-Nano: inner 64 x 64 = 4096, 8 x 128 = 1024, 64 heads:
+  // in_proj 4096 + (4096 + 2048) + 64 = 10304; conv 6144; output 4096 -> 20544
+  EXPECT_EQ(layers_of(real_config("nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"))
+                .layers[0]
+                .scratch_elems_per_token,
+            20544u);
+}
+
+TEST(LinearScratch, Lfm2ShortConv) {
+  // LFM2-1.2B, conv_dim 2048: in_proj B,C,x 3 x 2048 = 6144; conv 2048; C * conv 2048 -> 10240
+  auto spec = layers_of(real_config("LiquidAI__LFM2-1.2B"));
+  EXPECT_EQ(spec.layers[0].scratch_elems_per_token, 10240u);
+  EXPECT_EQ(spec.layers[2].scratch_elems_per_token, 0u);  // full attention
+}
+
+TEST(LinearScratch, OverflowIsConfigError) {
+  // 2^62 channels: 3 x conv_dim overflows 64 bits.
+  auto config = nlohmann::json::parse(R"({
+    "model_type": "lfm2", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "vocab_size": 100, "block_ff_dim": 128,
+    "conv_dim": 4611686018427387904, "conv_L_cache": 1, "layer_types": ["conv", "full_attention"]})");
+  try {
+    layers_of(config);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("linear scratch"), std::string::npos) << e.what();
+  }
 }
 
 TEST(LayerCache, MistralV01SlidesEveryLayer) {
