@@ -72,8 +72,11 @@ struct ModelDims {
   uint64_t experts_per_token = 0;
 };
 
-enum class QuantMethod : uint8_t { None, Mlx, Fp8, Gptq, Awq, Gguf };
-std::string_view quant_method_name(QuantMethod m);
+// Mxfp4: a quantization_config quant_method "mxfp4" checkpoint (gpt-oss): decoder Linear
+// weights as U8 blocks of 32 FP4 values + one E8M0 scale byte per block, the rest float. MLX's
+// own mxfp4 mode is Mlx (its "mode" decides the layout).
+enum class QuantMethod : uint8_t { None, Mlx, Fp8, Gptq, Awq, Gguf, Mxfp4 };
+std::string_view quant_method_name(QuantMethod m);  // "none", "mlx", ..., "mxfp4"
 
 struct Quantization {
   QuantMethod method = QuantMethod::None;

@@ -215,7 +215,7 @@ ModelSpec analytic_spec(const nlohmann::json& config, const AnalyticOptions& opt
                                  std::string(dtype_name(fdt)) + ")");
   arch::QuantScheme scheme =
       options.requantize ? arch::quant_scheme_from_request(*options.requantize, *plan.family)
-                         : arch::quant_scheme_from_config(cv, *plan.family, fdt, warnings);
+                         : arch::quant_scheme_from_config(cv, *plan.family, fdt);
 
   // mlx-lm drops MTP weights when converting, so MLX layouts never hold them.
   const uint64_t mtp = scheme.quant.method == QuantMethod::Mlx ? 0 : plan.mtp_layers;

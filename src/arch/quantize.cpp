@@ -179,8 +179,8 @@ DType float_dtype_from_config(const ConfigView& cv, std::vector<std::string>& wa
   cv.fail(cv.spelling("torch_dtype"), "unsupported float dtype '" + *s + "'");
 }
 
-QuantScheme quant_scheme_from_config(const ConfigView& cv, const Family& family, DType float_dtype,
-                                     std::vector<std::string>& warnings) {
+QuantScheme quant_scheme_from_config(const ConfigView& cv, const Family& family,
+                                     DType float_dtype) {
   const auto& cfg = cv.json();
   auto mq = cfg.find("quantization");
   if (mq != cfg.end() && mq->is_object()) return mlx_scheme(*mq, cv.name(), "quantization");
@@ -236,12 +236,9 @@ QuantScheme quant_scheme_from_config(const ConfigView& cv, const Family& family,
     return s;
   }
   if (method == "mxfp4") {
-    s.mxfp4 = true;
+    s.quant.method = QuantMethod::Mxfp4;
     s.quant.bits = 4;
     s.quant.group_size = 32;
-    warnings.push_back(
-        "quantization_config quant_method mxfp4: expert weights are MXFP4 blocks (U8, 32 values "
-        "and one scale per block); other weights stay " + std::string(dtype_name(float_dtype)));
     return s;
   }
   throw ConfigError("arch", "unsupported quantization method (" + cv.name() +
@@ -264,6 +261,10 @@ QuantScheme quant_scheme_from_request(const Quantization& q, const Family& famil
     check_bits(s.quant.bits, "what-if", "requantize");
   } else if (q.method == QuantMethod::Gguf) {
     throw UsageError("arch", "a GGUF type cannot be derived analytically from a config");
+  } else if (q.method == QuantMethod::Mxfp4) {
+    // Which modules an MXFP4 checkpoint keeps in float is its own modules_to_not_convert list.
+    throw UsageError("arch", "an MXFP4 layout is read from a checkpoint's quantization_config, "
+                             "not derived as a what-if (requantize, mxfp4)");
   }
   return s;
 }
@@ -277,7 +278,7 @@ std::vector<TensorSpec> materialize_tensors(std::vector<LogicalTensor> logical,
   for (auto& t : logical) {
     const DType fdt = t.dtype.value_or(float_dtype);
     const bool matrix = t.shape.size() >= 2;
-    if (!matrix || t.q == QClass::Float || (s.quant.method == QuantMethod::None && !s.mxfp4)) {
+    if (!matrix || t.q == QClass::Float || s.quant.method == QuantMethod::None) {
       o.add(std::move(t.name), std::move(t.shape), fdt, t.comp);
       continue;
     }
@@ -356,7 +357,7 @@ std::vector<TensorSpec> materialize_tensors(std::vector<LogicalTensor> logical,
         continue;
       }
     }
-    if (s.mxfp4 && decoder_linear && in % 32 == 0) {
+    if (s.quant.method == QuantMethod::Mxfp4 && decoder_linear && in % 32 == 0) {
       // 32 FP4 values (16 bytes) per block, one E8M0 scale byte per block.
       o.add(module + "_blocks", with(outer, {in / 32, 16}), DType::U8, t.comp);
       o.add(module + "_scales", with(outer, {in / 32}), DType::U8, t.comp);

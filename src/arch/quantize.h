@@ -26,7 +26,6 @@ struct LogicalTensor {
 
 struct QuantScheme {
   Quantization quant;                  // what is reported in ModelSpec::quant
-  bool mxfp4 = false;                  // gpt-oss style MXFP4 blocks (quant.method stays None)
   std::string mlx_mode = "affine";     // affine | mxfp4 | nvfp4 | mxfp8
   nlohmann::json mlx_overrides = nlohmann::json::object();  // module path -> params | false
   uint32_t mlx_router_bits = 0;        // what-if conversions: mlx-lm's router predicate
@@ -41,9 +40,10 @@ DType float_dtype_from_config(const ConfigView& cv, std::vector<std::string>& wa
 // bits/group_size without quant_method), quantization_config quant_method fp8 / gptq / awq /
 // mxfp4; None otherwise. Unknown methods are a ConfigError.
 QuantScheme quant_scheme_from_config(const ConfigView& cv, const Family& family,
-                                     DType float_dtype, std::vector<std::string>& warnings);
+                                     DType float_dtype);
 
-// A what-if scheme (AnalyticOptions::requantize).
+// A what-if scheme (AnalyticOptions::requantize); Gguf and Mxfp4 are UsageError (their layouts
+// come from a file, not from a request).
 QuantScheme quant_scheme_from_request(const Quantization& q, const Family& family);
 
 // Checkpoint tensors for the logical list; overflow-checked.

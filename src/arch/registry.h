@@ -22,10 +22,12 @@
 //   config field) and Qwen3.5 (mtp_num_hidden_layers) hold MTP weights, so analytic specs count
 //   them (with a warning); MLX layouts do not (mlx-lm drops them when converting).
 // - Warnings (ModelSpec::warnings, plain sentences): missing torch_dtype (bf16 assumed), MTP
-//   counted or assumed, vision towers not counted, gpt-oss MXFP4 experts (quant.method stays
-//   None with bits 4 / group 32: QuantMethod has no MXFP4), index total_size disagreeing with the
-//   shard headers (both numbers), shards holding tensors the index does not map, no config.json
-//   next to weights (layers unknown).
+//   counted or assumed, vision towers not counted, index total_size disagreeing with the shard
+//   headers (both numbers), shards holding tensors the index does not map, no config.json next
+//   to weights (layers unknown).
+// - Quantization: gpt-oss's quant_method mxfp4 is QuantMethod::Mxfp4 with bits 4 / group 32
+//   (decoder Linear weights as U8 *_blocks + *_scales; routers, embeddings, the head and what
+//   modules_to_not_convert names, gpt-oss's attention, stay float).
 #pragma once
 
 #include <optional>
@@ -53,7 +55,8 @@ struct AnalyticOptions {
   // What-if: derive the weights as if quantized this way (MLX affine bits/group, or None for a
   // plain float format given by float_dtype). MLX what-ifs follow mlx-lm convert: modules whose
   // input dim divides by the group size, routers at 8 bits where mlx-lm's quant_predicate says
-  // so (gpt-oss, Qwen3-Next, Qwen3.5 MoE), no MTP layers. Fp8 / Gptq / Awq are accepted too.
+  // so (gpt-oss, Qwen3-Next, Qwen3.5 MoE), no MTP layers. Fp8 / Gptq / Awq are accepted too;
+  // Gguf / Mxfp4 are not (UsageError).
   std::optional<Quantization> requantize;
   // Overrides torch_dtype (bf16 / f16 / f32); without requantize the config's own quantization
   // is kept and only the float parts change.

@@ -30,7 +30,7 @@ void describe_from_config(ModelSpec& spec, const std::string& config_name) {
   const arch::Family* f = arch::find_family(spec.model_type);
   if (!f) return;  // fill_dims_and_layers already threw for unknown families
   spec.float_dtype = arch::float_dtype_from_config(cv, spec.warnings);
-  spec.quant = arch::quant_scheme_from_config(cv, *f, spec.float_dtype, spec.warnings).quant;
+  spec.quant = arch::quant_scheme_from_config(cv, *f, spec.float_dtype).quant;
 }
 
 ModelSpec analytic_from(const nlohmann::json& config, const AnalyticOptions& options,

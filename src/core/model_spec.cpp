@@ -34,6 +34,7 @@ std::string_view quant_method_name(QuantMethod m) {
     case QuantMethod::Gptq: return "gptq";
     case QuantMethod::Awq: return "awq";
     case QuantMethod::Gguf: return "gguf";
+    case QuantMethod::Mxfp4: return "mxfp4";
   }
   return "none";
 }

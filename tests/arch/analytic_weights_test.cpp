@@ -154,6 +154,11 @@ TEST(AnalyticWeights, GptOss120bMxfp4) {
   // published 116.83B.
   auto spec = analytic_spec(real_config("openai__gpt-oss-120b"));
   EXPECT_EQ(spec.weight_bytes(), 65248815744u);
+  EXPECT_EQ(spec.quant.method, QuantMethod::Mxfp4);
+  EXPECT_EQ(quant_method_name(spec.quant.method), "mxfp4");
+  EXPECT_EQ(spec.quant.bits, 4u);
+  EXPECT_EQ(spec.quant.group_size, 32u);
+  for (const auto& w : spec.warnings) EXPECT_EQ(w.find("mxfp4"), std::string::npos) << w;
   const auto* blocks = find(spec, "model.layers.0.mlp.experts.gate_up_proj_blocks");
   ASSERT_NE(blocks, nullptr);
   EXPECT_EQ(blocks->shape, (std::vector<uint64_t>{128, 5760, 90, 16}));

@@ -235,5 +235,41 @@ TEST(Quantization, MlxMissingBitsIsConfigError) {
   }
 }
 
+TEST(Quantization, Mxfp4IsItsOwnMethod) {
+  // A gpt-oss checkpoint: quant_method mxfp4 is reported as mxfp4 4-bit group 32. With
+  // hidden 64, moe_inter 64, 2 experts: gate_up [2, 64 in, 128 out] -> blocks [2, 128, 2, 16]
+  // (64 / 32 = 2 blocks of 16 bytes) + scales [2, 128, 2].
+  auto config = nlohmann::json::parse(R"({
+    "model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 2,
+    "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32, "num_local_experts": 2,
+    "num_experts_per_tok": 1, "vocab_size": 128, "sliding_window": 16, "attention_bias": true,
+    "torch_dtype": "bfloat16", "quantization_config": {"quant_method": "mxfp4",
+      "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                 "model.embed_tokens", "lm_head"]}})");
+  auto spec = analytic_spec(config);
+  EXPECT_EQ(spec.quant.method, QuantMethod::Mxfp4);
+  EXPECT_EQ(quant_method_name(spec.quant.method), "mxfp4");
+  EXPECT_EQ(spec.quant.bits, 4u);
+  EXPECT_EQ(spec.quant.group_size, 32u);
+  const auto* blocks = find(spec, "model.layers.1.mlp.experts.gate_up_proj_blocks");
+  ASSERT_NE(blocks, nullptr);
+  EXPECT_EQ(blocks->shape, (std::vector<uint64_t>{2, 128, 2, 16}));
+  EXPECT_EQ(blocks->bytes, 8192u);  // 2 x 128 x 2 x 16
+  EXPECT_EQ(find(spec, "model.layers.1.mlp.experts.gate_up_proj_scales")->bytes, 512u);
+  EXPECT_EQ(find(spec, "model.layers.0.self_attn.q_proj.weight")->dtype, DType::BF16);
+  EXPECT_TRUE(spec.warnings.empty()) << spec.warnings.front();
+}
+
+TEST(Quantization, Mxfp4WhatIfIsUsageError) {
+  AnalyticOptions opts;
+  opts.requantize = Quantization{QuantMethod::Mxfp4, 4, 32, {}};
+  try {
+    analytic_spec(real_config("openai__gpt-oss-120b"), opts);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("requantize, mxfp4"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mlxcel
