@@ -171,10 +171,12 @@ TEST(Linear, LargerShapeMatchesAcrossThreadCounts) {
   // A shape where each thread gets several GEMM panels and several row blocks.
   std::mt19937 rng(5);
   const TestWeight tw = make_affine(rng, 4, 64, DType::F16, 200, 512);
+  const TestWeight bf = make_dense(rng, DType::BF16, 200, 512);
   for (Isa isa : available_isas()) {
     IsaScope scope(isa, 2);
     check_linear(tw, 33, rng, isa_label(isa, 2) + " q4 large");
     check_linear(tw, 1, rng, isa_label(isa, 2) + " q4 large n1");
+    check_linear(bf, 33, rng, isa_label(isa, 2) + " bf16 large");
   }
 }
 
@@ -218,8 +220,8 @@ TEST(Linear, ScratchBytesFollowTheDocumentedFormula) {
   EXPECT_EQ(linear_scratch_bytes(q4, 512, 2), 1392704u);
   const Weight bf = dense_weight(DType::BF16, 4096, 2048, p);
   EXPECT_EQ(linear_scratch_bytes(bf, 1, 2), 64u);
-  // n = 512, 2 threads: 64 + 2 * 256*2048 = 64 + 1048576
-  EXPECT_EQ(linear_scratch_bytes(bf, 512, 2), 1048640u);
+  // n = 512, 2 threads: 64 + 512*2048*2 (x as bf16, 2097152) + 2 * 256*2048 (1048576)
+  EXPECT_EQ(linear_scratch_bytes(bf, 512, 2), 3145792u);
   EXPECT_EQ(linear_scratch_bytes(dense_weight(DType::F32, 4096, 2048, p), 512, 2), 64u);
 }
 

@@ -28,6 +28,7 @@ struct DenseArgs {
   float* y;
   uint64_t y_stride;
   bool accumulate;
+  const uint16_t* xb = nullptr;  // x packed as bf16 by pack_x_bf16, when the level has it
 };
 
 struct AffineArgs {
@@ -52,6 +53,11 @@ struct KernelTable {
   void (*quantize_act_gemm)(const float* x, uint64_t x_stride, const QuantAct& a, uint32_t bits,
                             uint64_t m0, uint64_t m1);
   void (*dense_gemm)(const DenseArgs& args, uint64_t r0, uint64_t r1, void* panel);
+  // BF16 weights at large n (nullptr: use dense_gemm): x rows [m0, m1) of the padded count
+  // packed to bf16 pairs for dense_gemm_bf16, which then reads args.xb.
+  void (*pack_x_bf16)(const float* x, uint64_t x_stride, uint64_t n, uint64_t cols, uint16_t* xb,
+                      uint64_t m0, uint64_t m1);
+  void (*dense_gemm_bf16)(const DenseArgs& args, uint64_t r0, uint64_t r1, void* panel);
   // Element-wise ops (n floats).
   void (*silu_mul)(const float* g, const float* u, float* o, uint64_t n);
   void (*gelu_tanh_mul)(const float* g, const float* u, float* o, uint64_t n);

@@ -121,7 +121,7 @@ struct LinearOptions {
 //  G = cols / group_size):
 //   64 (alignment slack)
 //   + affine: a64(n16*cols) + 3*a64(n16*G*4), and when n >= 8: threads * a64(32*cols + 256*G)
-//   + f16/bf16 when n >= 8: threads * a64(256*cols)
+//   + f16/bf16 when n >= 8: a64(n16*cols*2) + threads * a64(256*cols)
 //   (f32: nothing more)
 uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads);
 

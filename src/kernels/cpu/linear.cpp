@@ -112,6 +112,7 @@ uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads) {
     bytes += act_bytes(w, n);
     if (n >= kGemmMinRows) bytes += threads * align_up(affine_gemm_panel_bytes(w.cols, w.group_size), kAlign);
   } else if (n >= kGemmMinRows && w.dtype != DType::F32) {
+    bytes += align_up(align_up(n, kGemmRowPad) * w.cols * 2, kAlign);  // x as bf16
     bytes += threads * align_up(dense_gemm_panel_bytes(w.cols), kAlign);
   }
   return bytes;
@@ -180,9 +181,25 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
   }
 
   DenseArgs args{&w, x, xs, n, y, ys, opt.accumulate};
+  if (n >= kGemmMinRows && w.dtype == DType::BF16 && w.cols % 2 == 0 &&
+      kt.dense_gemm_bf16 != nullptr) {
+    const uint64_t n_pad = align_up(n, kGemmRowPad);
+    auto* xb = reinterpret_cast<uint16_t*>(cur.take(n_pad * w.cols * 2));
+    parallel_for(n_pad, 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
+      kt.pack_x_bf16(x, xs, n, w.cols, xb, m0, m1);
+    });
+    args.xb = xb;
+    const uint64_t panel_bytes = align_up(dense_gemm_panel_bytes(w.cols), kAlign);
+    std::byte* panels = cur.take(threads * panel_bytes);
+    parallel_for(rows, 32, [&](uint64_t b, uint64_t e, uint32_t t) {
+      kt.dense_gemm_bf16(args, r0 + b, r0 + e, panels + t * panel_bytes);
+    });
+    return;
+  }
   if (n >= kGemmMinRows && kt.dense_gemm != nullptr) {
     const uint64_t panel_bytes =
         w.dtype == DType::F32 ? 0 : align_up(dense_gemm_panel_bytes(w.cols), kAlign);
+    if (w.dtype != DType::F32) cur.take(align_up(n, kGemmRowPad) * w.cols * 2);  // bf16 x slot
     std::byte* panels = cur.take(threads * panel_bytes);
     parallel_for(rows, 64, [&](uint64_t b, uint64_t e, uint32_t t) {
       kt.dense_gemm(args, r0 + b, r0 + e, panels + t * panel_bytes);

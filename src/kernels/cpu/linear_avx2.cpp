@@ -393,7 +393,7 @@ MLXCEL_AVX2 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v,
 const KernelTable& avx2_table() {
   static const KernelTable t{
       Isa::Avx2,         avx2::quantize_act, avx2::dense_rows,  avx2::affine_rows,
-      nullptr,           nullptr,            dense_gemm_blas,   avx2::silu_mul,
+      nullptr,           nullptr,            dense_gemm_blas, nullptr, nullptr,    avx2::silu_mul,
       avx2::gelu_tanh_mul, avx2::softmax_row, avx2::dot,        avx2::axpy,
       avx2::widen_row,   avx2::kv_dequant,   avx2::attn_scores, avx2::attn_pv,
       avx2::exp_sum,

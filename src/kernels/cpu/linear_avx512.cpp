@@ -12,6 +12,9 @@ namespace mlxcel::kernels {
 void affine_gemm_avx512(const AffineArgs& args, uint64_t r0, uint64_t r1, void* panel);
 void quantize_act_gemm_avx512(const float* x, uint64_t x_stride, const QuantAct& a, uint32_t bits,
                               uint64_t m0, uint64_t m1);
+void pack_x_bf16_avx512(const float* x, uint64_t x_stride, uint64_t n, uint64_t cols,
+                        uint16_t* xb, uint64_t m0, uint64_t m1);
+void dense_gemm_bf16_avx512(const DenseArgs& a, uint64_t r0, uint64_t r1, void* panel);
 
 namespace avx512 {
 // From attn_avx512.cpp.
@@ -435,6 +438,8 @@ const KernelTable& avx512_table() {
       affine_gemm_avx512,
       quantize_act_gemm_avx512,
       dense_gemm_blas,
+      nullptr,
+      nullptr,
       avx512::silu_mul,
       avx512::gelu_tanh_mul,
       avx512::softmax_row,
@@ -453,6 +458,8 @@ const KernelTable& avx512bf16_table() {
   static const KernelTable t = [] {
     KernelTable k = avx512_table();
     k.isa = Isa::Avx512Bf16;
+    k.pack_x_bf16 = pack_x_bf16_avx512;
+    k.dense_gemm_bf16 = dense_gemm_bf16_avx512;
     return k;
   }();
   return t;

@@ -153,7 +153,7 @@ float exp_sum_scalar(float* x, uint64_t n, float mx) {
 const KernelTable& scalar_table() {
   static const KernelTable t{
       Isa::Scalar,     quantize_act,          dense_rows,           affine_rows,
-      nullptr,         nullptr,               dense_gemm_blas,      silu_mul_scalar,
+      nullptr,         nullptr,               dense_gemm_blas, nullptr, nullptr,       silu_mul_scalar,
       gelu_tanh_mul_scalar, softmax_row_scalar, dot_scalar,         axpy_scalar,
       widen_row_scalar, kv_dequant_scalar, attn_scores_scalar, attn_pv_scalar, exp_sum_scalar,
   };

@@ -83,4 +83,32 @@ MLXCEL_AVX512_INLINE void quantize_group(const float* x, uint32_t len, int8_t* q
   *sq = _mm512_reduce_add_epi32(isum);
 }
 
+// In-register transpose of a 16x16 matrix of 32-bit elements (r[i] = row i -> column i).
+MLXCEL_AVX512_INLINE void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // r[4b + j] now holds, in 128-bit lane l, elements j-th column of rows 4b..4b+3 for columns
+  // 4l + j; gather lanes across the four row blocks.
+  for (int j = 0; j < 4; ++j) {
+    const __m512i a = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88);       // lanes 0,2 of each
+    const __m512i b = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xdd);       // lanes 1,3
+    const __m512i c = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
+    const __m512i d = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xdd);
+    t[j] = _mm512_shuffle_i32x4(a, c, 0x88);       // column j (lane 0)
+    t[8 + j] = _mm512_shuffle_i32x4(a, c, 0xdd);   // column 8 + j (lane 2)
+    t[4 + j] = _mm512_shuffle_i32x4(b, d, 0x88);   // column 4 + j (lane 1)
+    t[12 + j] = _mm512_shuffle_i32x4(b, d, 0xdd);  // column 12 + j (lane 3)
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
 }  // namespace mlxcel::kernels::avx512
