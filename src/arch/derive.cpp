@@ -20,11 +20,6 @@ constexpr std::string_view kFlags[] = {
     "post_ln",  "minimax_qk_norm", "m_proj_bias", "m_conv_bias", "moe_latent", "conv_bias",
 };
 
-uint64_t mul(uint64_t a, uint64_t b, const ConfigView& cv, std::string_view what) {
-  auto r = checked_mul(a, b);
-  if (!r) cv.fail(what, "dimension overflows 64 bits");
-  return *r;
-}
 
 void derive_common(const ConfigView& cv, const Family& f, ModelPlan& p, uint64_t num_layers) {
   auto& e = p.env;
@@ -47,9 +42,9 @@ void derive_common(const ConfigView& cv, const Family& f, ModelPlan& p, uint64_t
   e["heads"] = heads;
   e["kv_heads"] = kv;
   e["head_dim"] = head_dim;
-  e["q_dim"] = mul(heads, head_dim, cv, "head_dim");
+  e["q_dim"] = dim_mul(cv, "head_dim", heads, head_dim);
   e["q_out"] = e["q_dim"];
-  e["kv_dim"] = mul(kv, head_dim, cv, "head_dim");
+  e["kv_dim"] = dim_mul(cv, "head_dim", kv, head_dim);
   e["inter"] = f.needs_intermediate ? cv.require_u64("intermediate_size")
                                     : cv.u64_or("intermediate_size", 0);
   e["experts"] = cv.u64_or("num_experts", 0);
@@ -320,6 +315,18 @@ uint64_t linear_scratch_elems(const Family& f, const ModelPlan& p, const ConfigV
 }
 
 }  // namespace
+
+uint64_t dim_mul(const ConfigView& cv, std::string_view field, uint64_t a, uint64_t b) {
+  auto r = checked_mul(a, b);
+  if (!r) cv.fail(field, "dimension overflows 64 bits");
+  return *r;
+}
+
+uint64_t dim_add(const ConfigView& cv, std::string_view field, uint64_t a, uint64_t b) {
+  auto r = checked_add(a, b);
+  if (!r) cv.fail(field, "dimension overflows 64 bits");
+  return *r;
+}
 
 const std::vector<Family>& families() {
   static const std::vector<Family> all = [] {

@@ -34,10 +34,11 @@ void derive_falcon(const ConfigView& cv, ModelPlan& p) {
     kv = 1;
   }
   e["kv_heads"] = kv;
-  e["kv_dim"] = kv * e["head_dim"];
+  e["kv_dim"] = dim_mul(cv, "num_key_value_heads", kv, e["head_dim"]);
   // new arch: (heads + 2 kv) * head_dim; multi-query: hidden + 2 head_dim; else 3 hidden.
-  e["qkv_out"] = e["q_dim"] + 2 * e["kv_dim"];
-  if (!cv.find("intermediate_size")) e["inter"] = 4 * e["hidden"];
+  e["qkv_out"] = dim_add(cv, "num_key_value_heads", e["q_dim"],
+                         dim_mul(cv, "num_key_value_heads", 2, e["kv_dim"]));
+  if (!cv.find("intermediate_size")) e["inter"] = dim_mul(cv, "hidden_size", 4, e["hidden"]);
   e["bias"] = cv.bool_or("bias", false) ? 1 : 0;
   const uint64_t ln_count = cv.u64_or("num_ln_in_parallel_attn", new_arch ? 2 : 1);
   e["ln_pair"] = (new_arch && ln_count == 2) ? 1 : 0;

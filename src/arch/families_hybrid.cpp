@@ -26,13 +26,14 @@ void derive_gdn(const ConfigView& cv, ModelPlan& p) {
   e["lin_v_heads"] = v_heads;
   e["lin_k_head_dim"] = k_dim;
   e["lin_v_head_dim"] = v_dim;
-  e["lin_key"] = k_heads * k_dim;
-  e["lin_value"] = v_heads * v_dim;
-  e["lin_conv"] = 2 * e["lin_key"] + e["lin_value"];
+  e["lin_key"] = dim_mul(cv, "linear_key_head_dim", k_heads, k_dim);
+  e["lin_value"] = dim_mul(cv, "linear_value_head_dim", v_heads, v_dim);
+  e["lin_conv"] = dim_add(cv, "linear_value_head_dim",
+                          dim_mul(cv, "linear_key_head_dim", 2, e["lin_key"]), e["lin_value"]);
   e["lin_kernel"] = cv.require_u64("linear_conv_kernel_dim");
   // The full-attention layers' query projection also yields a sigmoid output gate.
   const bool gate = cv.bool_or("attn_output_gate", true);
-  e["q_out"] = e["q_dim"] * (gate ? 2 : 1);
+  e["q_out"] = dim_mul(cv, "head_dim", e["q_dim"], gate ? 2 : 1);
   e["qk_norm"] = 1;
   e["shared_inter"] = cv.u64_or("shared_expert_intermediate_size", 0);
   e["has_shared"] = e["shared_inter"] > 0 ? 1 : 0;
@@ -137,9 +138,11 @@ void derive_nemotron_h(const ConfigView& cv, ModelPlan& p) {
   e["m_heads"] = m_heads;
   e["m_head_dim"] = m_head_dim;
   e["m_state"] = state;
-  e["m_inter"] = m_heads * m_head_dim;
-  e["m_conv"] = e["m_inter"] + 2 * groups * state;
-  e["m_in_out"] = e["m_inter"] + e["m_conv"] + m_heads;
+  e["m_inter"] = dim_mul(cv, "mamba_head_dim", m_heads, m_head_dim);
+  const uint64_t bc = dim_mul(cv, "ssm_state_size", dim_mul(cv, "n_groups", 2, groups), state);
+  e["m_conv"] = dim_add(cv, "ssm_state_size", e["m_inter"], bc);
+  e["m_in_out"] = dim_add(cv, "mamba_num_heads", dim_add(cv, "ssm_state_size", e["m_inter"],
+                                                          e["m_conv"]), m_heads);
   e["m_kernel"] = cv.require_u64("conv_kernel");
   e["m_conv_bias"] = cv.bool_or("use_conv_bias", true) ? 1 : 0;
   e["m_proj_bias"] = cv.bool_or("mamba_proj_bias", false) ? 1 : 0;
@@ -220,12 +223,18 @@ void derive_lfm2(const ConfigView& cv, ModelPlan& p) {
   auto block_ff = cv.get_u64("block_ff_dim");
   uint64_t ff = block_ff ? *block_ff : cv.require_u64("intermediate_size");
   if (cv.bool_or("block_auto_adjust_ff_dim", false)) {
-    ff = 2 * ff / 3;
-    if (auto mult = cv.get_double("block_ffn_dim_multiplier"))
-      ff = static_cast<uint64_t>(*mult * static_cast<double>(ff));
+    ff = dim_mul(cv, "block_ff_dim", 2, ff) / 3;
+    if (auto mult = cv.get_double("block_ffn_dim_multiplier")) {
+      const double scaled = *mult * static_cast<double>(ff);
+      // Converting a negative, NaN or too large double to an integer is undefined.
+      if (!(scaled >= 0) || scaled >= 9007199254740992.0)  // 2^53
+        cv.fail("block_ffn_dim_multiplier", "scales block_ff_dim out of range");
+      ff = static_cast<uint64_t>(scaled);
+    }
     const uint64_t multiple = cv.u64_or("block_multiple_of", 256);
     if (multiple == 0) cv.fail("block_multiple_of", "must be greater than 0");
-    ff = multiple * ((ff + multiple - 1) / multiple);
+    ff = dim_mul(cv, "block_multiple_of", multiple,
+                 dim_add(cv, "block_multiple_of", ff, multiple - 1) / multiple);
   }
   e["inter"] = ff;
   e["conv_dim"] = cv.u64_or("conv_dim", e["hidden"]);

@@ -69,10 +69,10 @@ void derive_deepseek(const ConfigView& cv, ModelPlan& p) {
   e["qk_rope"] = cv.require_u64("qk_rope_head_dim");
   e["qk_nope"] = cv.require_u64("qk_nope_head_dim");
   e["v_head"] = cv.require_u64("v_head_dim");
-  e["q_head"] = e["qk_nope"] + e["qk_rope"];
+  e["q_head"] = dim_add(cv, "qk_nope_head_dim", e["qk_nope"], e["qk_rope"]);
   // Shared experts are one MLP of n_shared_experts x moe_intermediate_size.
   const uint64_t n_shared = cv.u64_or("n_shared_experts", 0);
-  e["shared_inter"] = n_shared * e["moe_inter"];
+  e["shared_inter"] = dim_mul(cv, "n_shared_experts", n_shared, e["moe_inter"]);
   e["has_shared"] = n_shared > 0 ? 1 : 0;
   // noaux_tc routing (V3, Kimi K2) learns a per-expert score correction bias, kept in F32.
   const std::string default_topk = p.family->name == "deepseek_v2" ? "greedy" : "noaux_tc";

@@ -142,6 +142,11 @@ const Family* find_family(std::string_view model_type);
 // ConfigError / UnsupportedArchitecture.
 ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_name);
 
+// Overflow-checked dimension arithmetic for derive hooks: ConfigError naming the config and
+// `field` when the result does not fit 64 bits.
+uint64_t dim_mul(const ConfigView& cv, std::string_view field, uint64_t a, uint64_t b);
+uint64_t dim_add(const ConfigView& cv, std::string_view field, uint64_t a, uint64_t b);
+
 // Expressions: integers, env names, + - * / and parentheses. Throws std::logic_error on an
 // unknown name (a table bug, not bad input) and ConfigError on overflow or division by zero.
 uint64_t eval_expr(std::string_view expr, const Env& env, const std::string& config_name);

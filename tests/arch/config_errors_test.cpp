@@ -95,6 +95,51 @@ TEST(ConfigErrors, ShapeOverflow) {
   EXPECT_NE(msg.find("overflow"), std::string::npos) << msg;
 }
 
+TEST(ConfigErrors, GatedDeltaNetKeyWidthOverflow) {
+  // 2^33 key heads x 2^31 per head = 2^64 does not fit 64 bits.
+  auto config = test::real_config("Qwen__Qwen3-Next-80B-A3B-Thinking");
+  config["linear_num_key_heads"] = 1ull << 33;
+  config["linear_num_value_heads"] = 1ull << 33;
+  config["linear_key_head_dim"] = 1ull << 31;
+  auto msg = message_of<ConfigError>(config);
+  EXPECT_NE(msg.find("linear_key_head_dim"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("overflow"), std::string::npos) << msg;
+}
+
+TEST(ConfigErrors, Mamba2ConvWidthOverflow) {
+  // 2 x 2^62 groups x state 256 = 2^71.
+  auto config = test::real_config("nvidia__Nemotron-H-56B-Base-8K");
+  config["n_groups"] = 1ull << 62;
+  auto msg = message_of<ConfigError>(config);
+  EXPECT_NE(msg.find("ssm_state_size"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("overflow"), std::string::npos) << msg;
+}
+
+TEST(ConfigErrors, MlaQueryHeadOverflow) {
+  // qk_nope_head_dim 2^64 - 1 + qk_rope_head_dim 64 wraps.
+  auto config = test::real_config("deepseek-ai__DeepSeek-R1");
+  config["qk_nope_head_dim"] = 18446744073709551615ull;
+  auto msg = message_of<ConfigError>(config);
+  EXPECT_NE(msg.find("qk_nope_head_dim"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("overflow"), std::string::npos) << msg;
+}
+
+TEST(ConfigErrors, Lfm2NegativeFfMultiplier) {
+  auto config = test::real_config("LiquidAI__LFM2-1.2B");
+  config["block_auto_adjust_ff_dim"] = true;
+  config["block_ffn_dim_multiplier"] = -1.5;
+  auto msg = message_of<ConfigError>(config);
+  EXPECT_NE(msg.find("block_ffn_dim_multiplier"), std::string::npos) << msg;
+}
+
+TEST(ConfigErrors, Lfm2HugeFfMultiplier) {
+  auto config = test::real_config("LiquidAI__LFM2-1.2B");
+  config["block_auto_adjust_ff_dim"] = true;
+  config["block_ffn_dim_multiplier"] = 1e300;
+  auto msg = message_of<ConfigError>(config);
+  EXPECT_NE(msg.find("block_ffn_dim_multiplier"), std::string::npos) << msg;
+}
+
 TEST(ConfigErrors, ImplausibleExpertCount) {
   auto config = test::real_config("mistralai__Mixtral-8x22B-v0.1");
   config["num_local_experts"] = 1000000000;
