@@ -17,9 +17,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   cli::Action action;
   cli::add_inspect_command(app, action);
+  cli::add_serve_command(app, action);
   cli::add_generate_command(app, action);
   cli::add_convert_command(app, action);
   cli::add_random_model_command(app, action);
+  cli::add_calibrate_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -216,6 +216,7 @@ void Scheduler::run() {
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    publish_stats();  // before any client sees this step's tokens
 
     uint64_t produced = 0;
     for (const StepToken& t : tokens) {

@@ -424,11 +424,17 @@ TEST_F(HttpTest, MetricsExposition) {
   auto c = server.client();
   post_json(c, "/v1/completions", {{"prompt", "say:abc"}}, 200);
   post_json(c, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 63}}, 400);
-  auto res = c.Get("/metrics");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
-  const std::string& m = res->body;
+  // Requests are counted once their response is written, which may be just after the client read
+  // it: wait until the 400 shows.
+  std::string m;
+  ASSERT_TRUE(eventually([&] {
+    auto res = c.Get("/metrics");
+    if (!res) return false;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    m = res->body;
+    return m.find("status=\"400\"} 1") != std::string::npos;
+  }));
   for (const char* line : {
            "# TYPE mlxcel_memory_active_bytes gauge",
            "# TYPE mlxcel_memory_peak_bytes gauge",

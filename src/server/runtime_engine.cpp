@@ -1,0 +1,152 @@
+#include "server/runtime_engine.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "mlxcel/errors.h"
+#include "runtime/generate.h"
+
+namespace mlxcel::server {
+
+namespace {
+
+std::filesystem::path model_dir(const ModelSpec& spec) {
+  std::filesystem::path root(spec.root);
+  return std::filesystem::is_directory(root) ? root : root.parent_path();
+}
+
+}  // namespace
+
+RuntimeEngine::RuntimeEngine(const ModelSpec& spec, const RunConfig& run, std::string model_id,
+                             bool progress)
+    : model_id_(std::move(model_id)),
+      tokenizer_(Tokenizer::from_path(spec.root)),
+      template_source_(templates::load_chat_template(model_dir(spec))),
+      template_(std::make_unique<templates::Template>(template_source_.source)),
+      special_tokens_(templates::load_special_tokens(model_dir(spec))),
+      prefill_chunk_(run.prefill_chunk) {
+  runtime::LoadOptions options;
+  options.run = run;
+  options.progress = progress;
+  model_ = runtime::Model::load(spec, options);
+  stops_ = runtime::stop_tokens(*model_, tokenizer_);
+  slots_.resize(model_->sequences());
+}
+
+RuntimeEngine::~RuntimeEngine() = default;
+
+uint32_t RuntimeEngine::slot_count() const { return static_cast<uint32_t>(slots_.size()); }
+uint64_t RuntimeEngine::slot_context() const { return model_->context(); }
+uint64_t RuntimeEngine::vocab_size() const { return model_->vocab_size(); }
+
+std::vector<int32_t> RuntimeEngine::tokenize(std::string_view text, bool add_special) const {
+  return tokenizer_.encode(text, EncodeOptions{.add_special = add_special, .parse_special = true});
+}
+
+std::string RuntimeEngine::token_bytes(int32_t token) const {
+  // Control tokens (BOS, chat markers) are not text, as with skip_special in decode.
+  if (tokenizer_.is_special(token)) return {};
+  return tokenizer_.token_to_piece(token);
+}
+
+bool RuntimeEngine::is_end_of_generation(int32_t token) const {
+  return std::find(stops_.begin(), stops_.end(), token) != stops_.end();
+}
+
+ChatPrompt RuntimeEngine::render_chat(const nlohmann::json& messages) const {
+  // Role and content first, as the client wrote them (templates that dump messages see them so).
+  nlohmann::ordered_json ordered = nlohmann::ordered_json::array();
+  for (const auto& m : messages) {
+    nlohmann::ordered_json om;
+    om["role"] = m.at("role");
+    om["content"] = m.at("content");
+    if (m.contains("name")) om["name"] = m["name"];
+    ordered.push_back(std::move(om));
+  }
+  try {
+    // Templates write BOS themselves (the fallback too), so the text is tokenized without
+    // special tokens, as transformers' apply_chat_template does.
+    return ChatPrompt{template_->render(
+                          templates::make_chat_context(ordered, true, nullptr, special_tokens_)),
+                      false};
+  } catch (const templates::TemplateRaised& e) {
+    throw InvalidRequest(e.template_message(), "messages");
+  }
+}
+
+void RuntimeEngine::admit(uint32_t slot, std::span<const int32_t> prompt,
+                          const SamplingParams& sampling) {
+  runtime::SamplerConfig config;
+  config.temperature = sampling.temperature;
+  config.top_p = sampling.top_p;
+  config.seed = sampling.seed;
+  try {
+    runtime::validate_sampler_config(config);
+  } catch (const UsageError& e) {
+    throw InvalidRequest(e.what());
+  }
+  Slot& s = slots_.at(slot);
+  model_->reset(slot);
+  s = Slot{};
+  s.active = true;
+  s.prompt.assign(prompt.begin(), prompt.end());
+  s.sampler = std::make_unique<runtime::Sampler>(config);
+}
+
+std::vector<StepToken> RuntimeEngine::step() {
+  std::vector<StepToken> out;
+  // Every slot that has a token to feed decodes in one batched forward pass.
+  std::vector<runtime::DecodeRow> rows;
+  for (uint32_t s = 0; s < slots_.size(); ++s) {
+    if (slots_[s].active && slots_[s].has_next) rows.push_back({s, slots_[s].next});
+  }
+  if (!rows.empty()) {
+    std::span<float> logits = model_->decode(rows);
+    const uint64_t vocab = model_->vocab_size();
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Slot& slot = slots_[rows[r].seq];
+      slot.next = slot.sampler->sample(logits.subspan(r * vocab, vocab), {});
+      out.push_back({rows[r].seq, slot.next});
+    }
+  }
+  // Slots reading their prompt advance one chunk each; the last chunk yields the first token.
+  for (uint32_t s = 0; s < slots_.size(); ++s) {
+    Slot& slot = slots_[s];
+    if (!slot.active || slot.prefilled >= slot.prompt.size()) continue;
+    const uint64_t n = std::min<uint64_t>(prefill_chunk_, slot.prompt.size() - slot.prefilled);
+    std::span<float> logits =
+        model_->prefill(s, std::span<const int32_t>(slot.prompt).subspan(slot.prefilled, n));
+    slot.prefilled += n;
+    if (slot.prefilled == slot.prompt.size()) {
+      slot.next = slot.sampler->sample(logits, {});
+      slot.has_next = true;
+      out.push_back({s, slot.next});
+    }
+  }
+  return out;
+}
+
+void RuntimeEngine::release(uint32_t slot) {
+  Slot& s = slots_.at(slot);
+  if (!s.active) return;
+  model_->reset(slot);
+  s = Slot{};
+}
+
+KvUsage RuntimeEngine::kv_usage() const {
+  const KvPlan& kv = model_->plan().kv;
+  KvUsage usage;
+  usage.total = kv.total;
+  for (uint32_t s = 0; s < slots_.size(); ++s) {
+    if (!slots_[s].active) continue;
+    const uint64_t length = model_->length(s);
+    for (const KvLayerPlan& layer : kv.layers) {
+      usage.used += layer.bytes_per_token * std::min(length, layer.tokens_kept);
+      usage.used += layer.state_bytes;  // constant per sequence
+    }
+  }
+  usage.used = std::min(usage.used, usage.total);
+  return usage;
+}
+
+}  // namespace mlxcel::server

@@ -1,0 +1,190 @@
+// The server on the real default model (models/stories260K) through RuntimeEngine: batched decode
+// gives the same text as the runtime's single-sequence generate loop, usage counts match the
+// tokenizer, the KV pool is the plan's, a load test leaks nothing, and the official openai npm
+// client works against it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <future>
+
+#include <nlohmann/json.hpp>
+
+#include "arch/registry.h"
+#include "load_runner.h"
+#include "mlxcel/memory.h"
+#include "runtime/generate.h"
+#include "server/runtime_engine.h"
+#include "server_fixture.h"
+
+namespace mlxcel::server::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kModelDir = std::string(MLXCEL_SOURCE_DIR) + "/models/stories260K";
+
+RunConfig small_run(const ModelSpec& spec, uint64_t sequences) {
+  RunConfig run = default_run_config(spec);
+  run.context = 256;
+  run.sequences = sequences;
+  run.threads = 2;
+  return run;
+}
+
+// Greedy continuation of `prompt` from the runtime's own single-sequence loop (no server, no
+// batching), as text: decode(prompt + generated) after decode(prompt), so that a leading space of
+// the first generated token is kept as the server keeps it.
+std::string reference_text(const std::string& prompt, uint64_t max_tokens) {
+  const ModelSpec spec = load_model_spec(kModelDir);
+  runtime::LoadOptions lo;
+  lo.run = small_run(spec, 1);
+  lo.progress = false;
+  auto model = runtime::Model::load(spec, lo);
+  const Tokenizer tok = Tokenizer::from_path(spec.root);
+  const std::vector<int32_t> ids = tok.encode(prompt);
+  runtime::GenerateOptions go;
+  go.max_tokens = max_tokens;
+  const runtime::GenerateResult r = runtime::generate(*model, tok, ids, go, nullptr);
+  std::vector<int32_t> all = ids;
+  all.insert(all.end(), r.tokens.begin(), r.tokens.end());
+  const DecodeOptions skip{.skip_special = true};
+  const std::string full = tok.decode(all, skip);
+  const std::string head = tok.decode(ids, skip);
+  EXPECT_EQ(full.substr(0, head.size()), head);
+  return full.substr(head.size());
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    spec_ = new ModelSpec(load_model_spec(kModelDir));
+    engine_ = new RuntimeEngine(*spec_, small_run(*spec_, 4), "stories260K");
+  }
+  static void TearDownTestSuite() {
+    delete engine_;
+    delete spec_;
+  }
+  static ModelSpec* spec_;
+  static RuntimeEngine* engine_;
+};
+ModelSpec* E2eTest::spec_ = nullptr;
+RuntimeEngine* E2eTest::engine_ = nullptr;
+
+TEST_F(E2eTest, BatchedGreedyTextEqualsTheSingleSequenceLoop) {
+  const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily and Ben went",
+                                            "One day"};
+  // References first: the kernels' thread pool serves one forward pass at a time, and while the
+  // server runs only its scheduler thread uses it.
+  std::vector<std::string> expected;
+  for (const auto& p : prompts) expected.push_back(reference_text(p, 40));
+  RunningServer server(*engine_);
+  std::vector<std::future<std::string>> answers;
+  for (const auto& p : prompts) {
+    answers.push_back(std::async(std::launch::async, [&server, p] {
+      auto c = server.client();
+      auto res = c.Post("/v1/completions",
+                        json({{"prompt", p}, {"max_tokens", 40}, {"temperature", 0}}).dump(),
+                        "application/json");
+      if (!res || res->status != 200) return std::string("<failed>");
+      return json::parse(res->body)["choices"][0]["text"].get<std::string>();
+    }));
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(answers[i].get(), expected[i]) << prompts[i];
+  }
+}
+
+TEST_F(E2eTest, UsageCountsTheTokenizersTokens) {
+  RunningServer server(*engine_);
+  auto c = server.client();
+  auto res = c.Post("/v1/completions",
+                    json({{"prompt", "Once upon a time"}, {"max_tokens", 7}, {"temperature", 0}})
+                        .dump(),
+                    "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json j = json::parse(res->body);
+  const Tokenizer tok = Tokenizer::from_path(spec_->root);
+  EXPECT_EQ(j["usage"]["prompt_tokens"], tok.encode("Once upon a time").size());
+  EXPECT_EQ(j["usage"]["completion_tokens"], 7);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+}
+
+TEST_F(E2eTest, ChatUsesTheFallbackTemplate) {
+  EXPECT_TRUE(engine_->chat_template().fallback);
+  RunningServer server(*engine_);
+  auto c = server.client();
+  const json body = {{"messages", {{{"role", "user"}, {"content", "Tell a story"}}}},
+                     {"max_tokens", 10}};
+  auto res = c.Post("/v1/chat/completions", body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json j = json::parse(res->body);
+  // Fallback format: BOS text, "User: Tell a story\n\nAssistant:", tokenized without adding BOS.
+  const Tokenizer tok = Tokenizer::from_path(spec_->root);
+  const std::string rendered = engine_->render_chat(body["messages"]).text;
+  EXPECT_EQ(j["usage"]["prompt_tokens"],
+            tok.encode(rendered, EncodeOptions{.add_special = false}).size());
+  EXPECT_NE(rendered.find("User: Tell a story"), std::string::npos) << rendered;
+}
+
+TEST_F(E2eTest, KvPoolIsThePlansAndFillsWhileGenerating) {
+  RunningServer server(*engine_);
+  auto c = server.client();
+  const uint64_t planned = engine_->model().plan().kv.total;
+  auto metrics = [&] { return c.Get("/metrics")->body; };
+  EXPECT_NE(metrics().find("mlxcel_kv_cache_bytes " + std::to_string(planned) + "\n"),
+            std::string::npos);
+  const int fd = raw_post(server.port(), "/v1/completions",
+                          json({{"prompt", "Once upon a time"}, {"max_tokens", 200},
+                                {"stream", true}})
+                              .dump());
+  ASSERT_NE(read_until(fd, "data: {", 5000).find("data: {"), std::string::npos);
+  EXPECT_EQ(metrics().find("mlxcel_kv_cache_used_bytes 0\n"), std::string::npos) << metrics();
+  ::close(fd);
+  EXPECT_TRUE(eventually(
+      [&] { return metrics().find("mlxcel_kv_cache_used_bytes 0\n") != std::string::npos; }));
+}
+
+TEST_F(E2eTest, LoadTestLeavesMemoryAtItsPostLoadBaseline) {
+  ServerOptions so;
+  so.queue_size = 4;
+  RunningServer server(*engine_, so);
+  const uint64_t baseline = active_memory();
+  const LoadResult r =
+      run_load(server.port(), 8, 200, {"Once upon a time", "The dog", "Tom had a"}, 12);
+  for (const auto& p : r.problems) ADD_FAILURE() << p;
+  for (const auto& [status, count] : r.by_status) {
+    std::printf("e2e load: status %d x %llu\n", status, static_cast<unsigned long long>(count));
+    EXPECT_TRUE(status == 200 || status == 503) << status << " x " << count;
+  }
+  EXPECT_TRUE(eventually([&] { return active_memory() == baseline; }, 5000))
+      << "active " << active_memory() << " after the run vs " << baseline << " before";
+}
+
+TEST_F(E2eTest, OfficialOpenAINodeClient) {
+  const std::filesystem::path node_dir = std::filesystem::path(MLXCEL_SOURCE_DIR) / "tests/node";
+  if (!std::filesystem::exists(node_dir / "node_modules/openai/package.json")) {
+    GTEST_SKIP() << "tests/node/node_modules/openai is missing: run `npm ci --prefix tests/node` "
+                    "(test.sh does)";
+  }
+  ServerOptions so;
+  so.api_key = "e2e-key";
+  RunningServer server(*engine_, so);
+  const std::string cmd = "timeout 120 node " + (node_dir / "openai_client_test.mjs").string() +
+                          " http://127.0.0.1:" + std::to_string(server.port()) +
+                          "/v1 e2e-key 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  const int status = ::pclose(pipe);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("9/9 checks passed"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace mlxcel::server::test
