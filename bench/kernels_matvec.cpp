@@ -5,6 +5,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -174,42 +176,105 @@ double bench_decode_layer(const Model& m, Fmt f, int reps, uint64_t* layer_bytes
 
 double bench_decode_head(const Model& m, Fmt f, int reps, uint64_t* bytes_out) {
   std::mt19937 rng(2);
-  OwnedWeight ow = make_weight(f, m.vocab, m.hidden, rng);
+  std::vector<OwnedWeight> copies;
+  uint64_t total = 0;
+  // at least two copies and >= 1 GiB, so the head is never served from the caches
+  while (copies.size() < 2 || total < (1024ull << 20)) {
+    copies.push_back(make_weight(f, m.vocab, m.hidden, rng));
+    total += weight_bytes(copies.back().w);
+  }
   std::vector<float> x(m.hidden), y(m.vocab);
   for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
-  const uint64_t sb = linear_scratch_bytes(ow.w, 1, num_threads());
+  const uint64_t sb = linear_scratch_bytes(copies[0].w, 1, num_threads());
   Buf scratch(sb);
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const double t0 = now();
-    linear(ow.w, x.data(), 1, y.data(), {scratch.p, sb});
+    for (auto& ow : copies) linear(ow.w, x.data(), 1, y.data(), {scratch.p, sb});
     best = std::min(best, now() - t0);
   }
-  *bytes_out = weight_bytes(ow.w);
-  return static_cast<double>(weight_bytes(ow.w)) / best / 1e9;
+  *bytes_out = weight_bytes(copies[0].w);
+  return static_cast<double>(total) / best / 1e9;
 }
 
-// Prefill: R activation rows through one layer's matrices; returns seconds per layer (best).
-double bench_prefill_layer(const Model& m, Fmt f, uint64_t R, int reps, double* flops) {
+double cpu_now() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+struct PrefillTiming {
+  double wall = 0, cpu = 0;        // best seconds per layer
+  double linear_wall = 0;          // the linears alone
+  double flops = 0;                // of the linears
+};
+
+// Prefill: one decoder layer on an R-token chunk at position 0 (rms_norm, q/k/v, rope, attention
+// over the chunk, o with the residual, rms_norm, gate/up, silu, down with the residual).
+PrefillTiming bench_prefill_layer(const Model& m, Fmt f, uint64_t R, int reps) {
   std::mt19937 rng(3);
+  auto mats = m.layer_mats();
   std::vector<OwnedWeight> l;
-  *flops = 0;
-  for (const auto& s : m.layer_mats()) {
+  PrefillTiming pt;
+  for (const auto& s : mats) {
     l.push_back(make_weight(f, s.rows, s.cols, rng));
-    *flops += 2.0 * R * s.rows * s.cols;
+    pt.flops += 2.0 * R * s.rows * s.cols;
   }
-  std::vector<float> x(R * m.ffn), y(R * m.ffn);
-  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  const uint64_t H = m.hidden, q_dim = m.heads * m.head_dim, kv_dim = m.kv_heads * m.head_dim;
+  std::vector<float> hidden(R * H), normed(R * H), q(R * q_dim), k(R * kv_dim), v(R * kv_dim),
+      attn(R * q_dim), gate(R * m.ffn), up(R * m.ffn), norm_w(H, 1.0f), scores(num_threads() * R);
+  for (auto& x : hidden) x = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  std::vector<float> inv_freq(m.head_dim / 2);
+  rope_inv_freq(500000.0, static_cast<uint32_t>(m.head_dim), RopeScaling{}, inv_freq.data());
   uint64_t sb = 0;
   for (const auto& ow : l) sb = std::max(sb, linear_scratch_bytes(ow.w, R, num_threads()));
   Buf scratch(sb);
-  double best = 1e30;
+  std::span<std::byte> sc{scratch.p, sb};
+  AttentionParams ap;
+  ap.n_heads = static_cast<uint32_t>(m.heads);
+  ap.n_kv_heads = static_cast<uint32_t>(m.kv_heads);
+  ap.head_dim_k = ap.head_dim_v = static_cast<uint32_t>(m.head_dim);
+  ap.scale = 0.125f;
+  LinearOptions acc;
+  acc.accumulate = true;
+  pt.wall = pt.cpu = pt.linear_wall = 1e30;
   for (int r = 0; r < reps; ++r) {
-    const double t0 = now();
-    for (auto& ow : l) linear(ow.w, x.data(), R, y.data(), {scratch.p, sb});
-    best = std::min(best, now() - t0);
+    const double t0 = now(), c0 = cpu_now();
+    double lin = 0;
+    auto L = [&](int i, const float* x, float* y, const LinearOptions& o) {
+      const double s0 = now();
+      linear(l[i].w, x, R, y, sc, o);
+      lin += now() - s0;
+    };
+    rms_norm(hidden.data(), normed.data(), R, H, norm_w.data(), DType::F32, 1e-5f);
+    L(0, normed.data(), q.data(), {});
+    L(1, normed.data(), k.data(), {});
+    L(2, normed.data(), v.data(), {});
+    rope(q.data(), R, static_cast<uint32_t>(m.heads), static_cast<uint32_t>(m.head_dim),
+         static_cast<uint32_t>(m.head_dim), inv_freq.data(), RopeStyle::Neox, 0);
+    rope(k.data(), R, static_cast<uint32_t>(m.kv_heads), static_cast<uint32_t>(m.head_dim),
+         static_cast<uint32_t>(m.head_dim), inv_freq.data(), RopeStyle::Neox, 0);
+    AttentionInputs in;
+    in.q = q.data();
+    in.n_q = R;
+    in.k_new = k.data();
+    in.v_new = v.data();
+    in.out = attn.data();
+    in.scores = scores.data();
+    in.scores_stride = R;
+    in.scores_rows = num_threads();
+    attention(ap, in);
+    L(3, attn.data(), hidden.data(), acc);
+    rms_norm(hidden.data(), normed.data(), R, H, norm_w.data(), DType::F32, 1e-5f);
+    L(4, normed.data(), gate.data(), {});
+    L(5, normed.data(), up.data(), {});
+    silu_mul(gate.data(), up.data(), gate.data(), R * m.ffn);
+    L(6, gate.data(), hidden.data(), acc);
+    pt.wall = std::min(pt.wall, now() - t0);
+    pt.cpu = std::min(pt.cpu, cpu_now() - c0);
+    pt.linear_wall = std::min(pt.linear_wall, lin);
   }
-  return best;
+  return pt;
 }
 
 }  // namespace
@@ -265,21 +330,25 @@ int main(int argc, char** argv) {
     }
   }
   if (args.only.empty() || args.only == "prefill") {
-    std::printf("\n## prefill matmul (one layer's q,k,v,o,gate,up,down), %u threads\n", args.threads);
-    std::printf("%-16s %-7s %5s %10s %10s %16s\n", "model", "format", "R", "ms/layer", "GFLOP/s",
-                "linear tok/s");
+    std::printf("\n## prefill: one decoder layer on an R-token chunk, %u threads\n", args.threads);
+    std::printf("(cpu: the same work per CPU-second x threads, i.e. what the run would take without\n"
+                " other jobs on the cores)\n");
+    std::printf("%-16s %-7s %5s %10s %12s %12s %12s %12s\n", "model", "format", "R", "ms/layer",
+                "linear GF/s", "tok/s", "cpu GF/s", "cpu tok/s");
     for (const auto& m : models) {
       for (Fmt f : fmts) {
         for (uint64_t R : {uint64_t{128}, uint64_t{512}}) {
-          double flops = 0;
-          const double t = bench_prefill_layer(m, f, R, std::max(2, args.reps / 2), &flops);
-          // tokens/s of the model's linear layers alone (the output head counted once per chunk
-          // is left out: prompt processing only needs the last token's logits)
-          const double tok = R / (t * m.layers);
-          std::printf("%-16s %-7s %5lu %10.2f %10.1f %16.1f\n", m.name, fmt_name(f),
-                      static_cast<unsigned long>(R), t * 1e3, flops / t / 1e9, tok);
-          std::printf("RESULT prefill model=%s fmt=%s R=%lu threads=%u gflops=%.1f linear_tok_s=%.1f\n",
-                      m.name, fmt_name(f), static_cast<unsigned long>(R), args.threads, flops / t / 1e9, tok);
+          const PrefillTiming t = bench_prefill_layer(m, f, R, std::max(3, args.reps / 2));
+          // whole model: every layer once per chunk (the output head only for the last token,
+          // left out)
+          const double tok = R / (t.wall * m.layers);
+          const double cpu_t = t.cpu / args.threads;
+          std::printf("%-16s %-7s %5lu %10.2f %12.1f %12.1f %12.1f %12.1f\n", m.name, fmt_name(f),
+                      static_cast<unsigned long>(R), t.wall * 1e3, t.flops / t.linear_wall / 1e9,
+                      tok, t.flops / cpu_t / 1e9, R / (cpu_t * m.layers));
+          std::printf("RESULT prefill model=%s fmt=%s R=%lu threads=%u layer_ms=%.3f linear_gflops=%.1f tok_s=%.1f cpu_tok_s=%.1f\n",
+                      m.name, fmt_name(f), static_cast<unsigned long>(R), args.threads, t.wall * 1e3,
+                      t.flops / t.linear_wall / 1e9, tok, R / (cpu_t * m.layers));
         }
       }
     }

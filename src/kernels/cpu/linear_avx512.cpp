@@ -123,6 +123,9 @@ MLXCEL_AVX512 void dense_rows(const DenseArgs& a, uint64_t r0, uint64_t r1) {
 
 // ---- affine rows (matvec) ----
 
+// Bytes ahead of the weight stream to prefetch.
+constexpr int kPrefetch = 1024;
+
 // Lane factors for one 64-element chunk of an 8-bit row from per-group factors f (f[g] =
 // scale_g * d_g) of the chunk's block. Lane l of the int32 dot covers elements 4l..4l+3.
 template <int G>
@@ -177,6 +180,8 @@ MLXCEL_AVX512 void affine_rows_q8(const AffineArgs& args, uint64_t r0, uint64_t 
         const int8_t* xp = xq + k0;
         uint64_t c = 0;
         for (; c + 2 <= nchunks; c += 2) {
+          _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch + 64, _MM_HINT_T0);
           const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp),
                                                  _mm512_loadu_si512(xp));
           const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
@@ -217,6 +222,7 @@ MLXCEL_AVX512 void affine_rows_q8(const AffineArgs& args, uint64_t r0, uint64_t 
 template <int G>
 MLXCEL_AVX512_INLINE __m512 q4_chunk(const uint8_t* wq, const int8_t* xv, __m512i mask, __m512 fv,
                                      const float* f, uint64_t c, __m512i& idx, __m512* fac) {
+  _mm_prefetch(reinterpret_cast<const char*>(wq) + kPrefetch, _MM_HINT_T0);
   const __m512i wv = _mm512_loadu_si512(wq);
   const __m512i lo = _mm512_and_si512(wv, mask);
   const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(wv, 4), mask);
