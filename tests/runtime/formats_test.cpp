@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "model_helpers.h"
+#include "runtime/convert.h"
 #include "support/test_paths.h"
 
 namespace mlxcel::runtime {
@@ -94,6 +95,15 @@ TEST(Formats, Mlx4BitGroup128F32ScalesMatchDequantizedWeights) {
   o.group_size = 128;  // only the 128-wide rows (down_proj) quantize; the rest stay f32
   make_model(dir.file("m"), config(), o);
   EXPECT_LT(compare(dir.file("m"), run_config(), "q4 g128"), 5e-2);
+}
+
+TEST(Formats, ShardedQuantizedModelLoadsAndMatchesNumpy) {
+  test::TempDir dir;
+  make_model(dir.file("f"), config(), tiny(DType::BF16));
+  // 16 KiB shards: the q8 embedding alone is 300 x 64 B = 18.75 KiB, so the model spans several.
+  QuantizeReport r = quantize_model(dir.file("f"), dir.file("q"), {.bits = 8, .group_size = 64, .max_shard_bytes = 16 << 10});
+  EXPECT_GT(r.shards, 2u);
+  EXPECT_LT(compare(dir.file("q"), run_config(), "q8 g64 sharded"), 5e-2);
 }
 
 // Every KV cache type runs; head_dim 64 is a whole number of blocks for all of them. The

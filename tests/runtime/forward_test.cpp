@@ -98,6 +98,23 @@ TEST(Forward, Qwen2WithQkvBiasMatchesNumpy) {
   EXPECT_LT(run_and_compare(dir.file("m")), 1e-3);
 }
 
+TEST(Forward, Qwen2MixedFullAndSlidingLayersMatchNumpy) {
+  test::TempDir dir;
+  nlohmann::json c = testdata_config("Qwen__Qwen2.5-1.5B");
+  // Layers >= max_window_layers slide: layer 0 full (context 32), layer 1 a ring of 5.
+  c["use_sliding_window"] = true;
+  c["sliding_window"] = 5;
+  c["max_window_layers"] = 1;
+  make_model(dir.file("m"), c, tiny());
+  EXPECT_LT(run_and_compare(dir.file("m"), run_config(32, 4)), 1e-3);
+}
+
+TEST(Forward, TinyLlamaMatchesNumpy) {
+  test::TempDir dir;
+  make_model(dir.file("m"), testdata_config("TinyLlama__TinyLlama-1.1B-Chat-v1.0"), tiny());
+  EXPECT_LT(run_and_compare(dir.file("m")), 1e-3);
+}
+
 TEST(Forward, Qwen3WithQkNormMatchesNumpy) {
   test::TempDir dir;
   make_model(dir.file("m"), testdata_config("Qwen__Qwen3-0.6B"), tiny());
