@@ -161,29 +161,41 @@ uint64_t affine_gemm_panel_bytes(uint64_t cols, uint32_t group) {
   return kNR * cols + 2 * kNR * (cols / group) * 4;
 }
 
+// Rows [m0, m1) must be whole micro-tile blocks (linear() splits the work in multiples of 8).
+// Each group of the block's 8 rows is quantized in natural order, then 64-element pieces are
+// transposed from 8 rows x 16 words to 16 words x 8 rows with vector shuffles.
 MLXCEL_AVX512 void quantize_act_gemm_avx512(const float* x, uint64_t x_stride, const QuantAct& a,
                                             uint32_t bits, uint64_t m0, uint64_t m1) {
-  const uint64_t k4n = a.cols / 4;
-  alignas(64) int8_t tmp[128];
-  for (uint64_t m = m0; m < m1; ++m) {
-    auto* blk = reinterpret_cast<int32_t*>(a.q + (m / kMR) * kMR * a.cols);
-    const uint64_t i = m % kMR;
-    if (m >= a.n) {
-      for (uint64_t k4 = 0; k4 < k4n; ++k4) blk[k4 * kMR + i] = 0;
-      for (uint64_t g = 0; g < a.groups; ++g) {
-        a.d[m * a.groups + g] = a.sx[m * a.groups + g] = 0;
-        a.sq[m * a.groups + g] = 0;
-      }
-      continue;
-    }
+  alignas(64) int8_t tmp[kMR][128];
+  for (uint64_t b = m0 / kMR; b < (m1 + kMR - 1) / kMR; ++b) {
+    auto* blk = reinterpret_cast<int32_t*>(a.q + b * kMR * a.cols);
     for (uint64_t g = 0; g < a.groups; ++g) {
       const uint64_t k0 = g * a.group;
-      avx512::quantize_group(x + m * x_stride + k0, a.group, tmp, &a.d[m * a.groups + g],
-                            &a.sx[m * a.groups + g], &a.sq[m * a.groups + g]);
-      for (uint64_t k4 = 0; k4 < a.group / 4; ++k4) {
-        int32_t v;
-        std::memcpy(&v, tmp + 4 * k4, 4);
-        blk[(k0 / 4 + k4) * kMR + i] = v;
+      for (uint64_t i = 0; i < kMR; ++i) {
+        const uint64_t m = b * kMR + i;
+        const uint64_t gi = m * a.groups + g;
+        if (m < a.n) {
+          avx512::quantize_group(x + m * x_stride + k0, a.group, tmp[i], &a.d[gi], &a.sx[gi], &a.sq[gi]);
+        } else {
+          std::memset(tmp[i], 0, a.group);
+          a.d[gi] = a.sx[gi] = 0;
+          a.sq[gi] = 0;
+        }
+      }
+      for (uint64_t c = 0; c < a.group; c += 64) {
+        const bool half = a.group - c < 64;  // group 32: 8 words per row
+        __m512i v[16];
+        for (uint64_t i = 0; i < kMR; ++i) {
+          v[i] = half ? _mm512_zextsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(tmp[i] + c)))
+                      : _mm512_load_si512(tmp[i] + c);
+        }
+        for (uint64_t i = kMR; i < 16; ++i) v[i] = _mm512_setzero_si512();
+        avx512::transpose16(v);  // v[t] = word t of rows 0..7 (upper 8 lanes zero)
+        int32_t* dst = blk + (k0 + c) / 4 * kMR;
+        const int words = half ? 8 : 16;
+        for (int t = 0; t < words; t += 2) {
+          _mm512_storeu_si512(dst + t * kMR, _mm512_inserti64x4(v[t], _mm512_castsi512_si256(v[t + 1]), 1));
+        }
       }
     }
   }

@@ -162,7 +162,7 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
     a.sq = reinterpret_cast<int32_t*>(cur.take(n_pad * a.groups * 4));
     auto quant = gemm ? kt.quantize_act_gemm : kt.quantize_act;
     // The GEMM quantizer also writes the padding rows of the last micro-tile (as zeros).
-    parallel_for(gemm ? n_pad : n, 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
+    parallel_for(gemm ? n_pad : n, gemm ? 8 : 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
       quant(x, xs, a, w.bits, m0, m1);
     });
     AffineArgs args{&w, &a, y, ys, opt.accumulate};
