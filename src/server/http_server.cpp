@@ -61,7 +61,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 std::string status_text(int status) {
   switch (status) {
     case 400:
-      return "bad request";
+      return "malformed HTTP request (request line, method or headers)";
     case 404:
       return "not found";
     case 405:
@@ -186,6 +186,8 @@ struct HttpServer::Impl {
       std::string code;
       if (res.status == 413) {
         code = "request_too_large";
+      } else if (res.status == 400) {
+        code = "invalid_http";
       } else if (res.status == 404) {
         message = "unknown route " + req.method + " " + req.path;
         code = "not_found";

@@ -408,6 +408,7 @@ TEST_F(HttpTest, WrongMethodIs405WithAllow) {
 TEST_F(HttpTest, GarbageRequestLineGetsAnErrorNotACrash) {
   const std::string reply = raw_exchange(server.port(), "\x01\x02 garbage\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
+  EXPECT_NE(reply.find("\"code\":\"invalid_http\""), std::string::npos) << reply;
   auto c = server.client();
   auto res = c.Get("/health");
   ASSERT_TRUE(res);
