@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "arch/registry.h"
+#include "core/checked.h"
 #include "cli/commands.h"
+#include "cli/preflight_cli.h"
 #include "estimate/advisor.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
@@ -36,8 +38,9 @@ struct GenerateCliOptions {
   std::optional<uint32_t> threads;
   std::optional<uint64_t> ctx_size;
   uint64_t prefill_chunk = 512;
-  bool no_memory_check = false;
   bool no_echo = false;
+  bool recommend_quant = false;
+  MemoryCliOptions memory;  // --memory-budget/-limit, --force, --estimate-memory, --json-stats, ...
 };
 
 KvCacheType cache_type(const std::string& s, const char* option) {
@@ -63,27 +66,11 @@ int run_generate(const GenerateCliOptions& o) {
   if (o.threads && *o.threads == 0) throw UsageError("generate", "threads must be positive (--threads, 0)");
   if (o.ctx_size && *o.ctx_size == 0) throw UsageError("generate", "context must be positive (--ctx-size, 0)");
 
+  const MemorySettings memory = parse_memory_options(o.memory);
+  const bool stats_on_stdout = memory.json_stats == "-";
+
+  // Headers and tokenizer only: no tensor data is read before the preflight has decided.
   ModelSpec spec = load_model_spec(model);
-  RunConfig run = default_run_config(spec);
-  if (o.ctx_size) run.context = *o.ctx_size;
-  if (o.threads) run.threads = *o.threads;
-  run.cache_type_k = k;
-  run.cache_type_v = v;
-  run.prefill_chunk = o.prefill_chunk;
-  run.sequences = 1;
-
-  const MemoryPlan plan = plan_memory(spec, run);
-  const Verdict verdict = judge(plan, probe_available_memory());
-  if (!verdict.fits && !o.no_memory_check) {
-    fmt::print(stderr,
-               "error: [preflight] this run needs {} (weights {}, KV {}, workspace {}, overhead {}) but {} is "
-               "available; lower --ctx-size, use a quantized model or a smaller KV cache type, or pass "
-               "--no-memory-check\n",
-               format_bytes(plan.total), format_bytes(plan.weights.total), format_bytes(plan.kv.total),
-               format_bytes(plan.workspace.total), format_bytes(plan.overhead.total), format_bytes(verdict.available));
-    return static_cast<int>(ExitCode::RefusedByPreflight);
-  }
-
   Tokenizer tok = Tokenizer::from_path(spec.root);
   std::vector<int32_t> prompt = tok.encode(o.prompt);
   if (prompt.empty()) {
@@ -92,33 +79,119 @@ int run_generate(const GenerateCliOptions& o) {
     prompt.push_back(*bos);
   }
 
-  runtime::LoadOptions lo;
-  lo.run = run;
-  std::unique_ptr<runtime::Model> m = runtime::Model::load(spec, lo);
-
-  if (!o.no_echo) {
-    fmt::print("{}", o.prompt);
-    std::fflush(stdout);
+  RunConfig run = default_run_config(spec);
+  ContextKnob knob;
+  if (o.ctx_size) {
+    run.context = *o.ctx_size;
+    knob.origin = "--ctx-size";
+  } else {
+    // The context this run really uses: the prompt plus the tokens it may generate.
+    auto c = checked_add(prompt.size(), o.max_tokens);
+    if (!c) throw UsageError("generate", fmt::format("--max-tokens too large ({})", o.max_tokens));
+    run.context = *c;
+    knob.flag = "--max-tokens";
+    knob.offset = prompt.size();
+    knob.origin = fmt::format("prompt {} + --max-tokens {}", prompt.size(), o.max_tokens);
+    const uint64_t max_pos = spec.dims.max_position_embeddings;
+    if (max_pos > 0 && run.context > max_pos && prompt.size() <= max_pos) {
+      run.context = max_pos;
+      knob.origin += fmt::format(", capped at max_position_embeddings {}", max_pos);
+    }
   }
-  runtime::GenerateOptions go;
-  go.sampler = sc;
-  go.max_tokens = o.max_tokens;
-  runtime::GenerateResult r = runtime::generate(*m, tok, prompt, go, [](std::string_view piece) {
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-  });
-  fmt::print("\n");
-  std::fflush(stdout);
+  if (o.threads) run.threads = *o.threads;
+  run.cache_type_k = k;
+  run.cache_type_v = v;
+  run.prefill_chunk = o.prefill_chunk;
+  run.sequences = 1;
 
-  const ProcessMemory pm = process_memory();
-  const double pps = r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0;
-  const double dps = r.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / r.decode_seconds : 0;
-  fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s, {:.1f} tokens/s\n", r.prompt_tokens, r.prompt_seconds, pps);
-  fmt::print(stderr, "decode: {} tokens ({} forward passes) in {:.3f} s, {:.1f} tokens/s{}\n", r.tokens.size(),
-             r.decode_steps, r.decode_seconds, dps, r.stopped_at_eos ? " (stopped at end of sequence)" : "");
-  fmt::print(stderr, "memory: active {}, peak {}, RSS high-water {} (plan: {} allocated exactly, {} total estimate)\n",
-             format_bytes(active_memory()), format_bytes(peak_memory()), format_bytes(pm.hwm),
-             format_bytes(plan.planned), format_bytes(plan.total));
+  PreflightRequest request;
+  request.command = "generate";
+  request.run = run;
+  request.context = knob;
+  request.make_spec = spec_for_format_from_config(spec);
+  request.kv_type_usable = runtime_kv_types();
+  if (o.recommend_quant) {
+    // The advisor's choice at this context; a KV cache type is applied here, a weight format
+    // needs a converted model (the preflight below then refuses the weights as given).
+    const AvailableMemory avail = available_for(memory);
+    auto rec = recommend_runnable(spec, request.make_spec, run, memory.profile, avail.bytes, request.kv_type_usable);
+    if (!rec) {
+      fmt::print(stderr, "[recommend-quant] nothing fits {} tokens in {} ({}), whatever the weight format and KV "
+                         "cache type\n", run.context, format_bytes(avail.bytes), avail.source);
+    } else if (rec->weight_format == kAsIsFormat) {
+      const std::string kv(kv_cache_type_name(rec->cache_type));
+      fmt::print(stderr, "[recommend-quant] weights as given with a {} KV cache: total {} of {} available ({}){}\n",
+                 kv, format_bytes(rec->total), format_bytes(avail.bytes), avail.source,
+                 rec->cache_type == run.cache_type_k && rec->cache_type == run.cache_type_v
+                     ? ""
+                     : fmt::format("; using --cache-type-k {} --cache-type-v {}", kv, kv));
+      request.run.cache_type_k = request.run.cache_type_v = rec->cache_type;
+    } else {
+      const std::string kv(kv_cache_type_name(rec->cache_type));
+      fmt::print(stderr, "[recommend-quant] the weights as given do not fit {} tokens in {} ({}); {} weights with a "
+                         "{} KV cache do (total {}): {}, then run generate on it with --cache-type-k {} "
+                         "--cache-type-v {}\n",
+                 run.context, format_bytes(avail.bytes), avail.source, rec->weight_format, kv, format_bytes(rec->total),
+                 weight_format_instruction(spec, rec->weight_format), kv, kv);
+    }
+  }
+  const MemoryGate gate = memory_preflight(spec, request, memory, model);
+  const MemoryPlan& plan = gate.preflight.plan;
+  nlohmann::ordered_json stats = stats_document("generate", model, spec, gate, knob);
+  if (gate.refused) {
+    if (!memory.json_stats.empty()) write_json_stats(memory.json_stats, stats);
+    return static_cast<int>(ExitCode::RefusedByPreflight);
+  }
+
+  std::string text;
+  try {
+    runtime::LoadOptions lo;
+    lo.run = plan.run;
+    const uint64_t active_before = active_memory();
+    uint64_t weights_active = active_before;
+    lo.on_tensor_read = [&weights_active](const TensorSpec&) { weights_active = active_memory(); };
+    std::unique_ptr<runtime::Model> m = runtime::Model::load(spec, lo);
+    stats["after_load"] = validate_after_load(plan, active_before, weights_active, m->unplanned_bytes());
+
+    if (!o.no_echo && !stats_on_stdout) {
+      fmt::print("{}", o.prompt);
+      std::fflush(stdout);
+    }
+    runtime::GenerateOptions go;
+    go.sampler = sc;
+    go.max_tokens = o.max_tokens;
+    runtime::GenerateResult r = runtime::generate(*m, tok, prompt, go, [&](std::string_view piece) {
+      text.append(piece);
+      if (stats_on_stdout) return;
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    });
+    if (!stats_on_stdout) {
+      fmt::print("\n");
+      std::fflush(stdout);
+    }
+
+    const double pps = r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0;
+    const double dps = r.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / r.decode_seconds : 0;
+    fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s, {:.1f} tokens/s\n", r.prompt_tokens, r.prompt_seconds, pps);
+    fmt::print(stderr, "decode: {} tokens ({} forward passes) in {:.3f} s, {:.1f} tokens/s{}\n", r.tokens.size(),
+               r.decode_steps, r.decode_seconds, dps, r.stopped_at_eos ? " (stopped at end of sequence)" : "");
+    stats["after_run"] = validate_after_run(plan);
+    stats["generation"] = {{"prompt_tokens", r.prompt_tokens},
+                           {"generated_tokens", r.tokens.size()},
+                           {"prompt_seconds", r.prompt_seconds},
+                           {"decode_seconds", r.decode_seconds},
+                           {"text", text}};
+  } catch (const Error& e) {
+    // The stats say how far the run got (a MemoryLimitExceeded shows the plan was wrong).
+    if (!memory.json_stats.empty()) {
+      stats["error"] = {{"type", dynamic_cast<const MemoryLimitExceeded*>(&e) ? "MemoryLimitExceeded" : "Error"},
+                        {"message", e.what()}};
+      write_json_stats(memory.json_stats, stats);
+    }
+    throw;
+  }
+  if (!memory.json_stats.empty()) write_json_stats(memory.json_stats, stats);
   return 0;
 }
 
@@ -140,9 +213,12 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_option("--cache-type-k", o->cache_type_k, "K cache type: f32, f16, bf16, q8_0, q4_0, q8, q4 (default f16)");
   cmd->add_option("--cache-type-v", o->cache_type_v, "V cache type (default f16)");
   cmd->add_option("--threads,-t", o->threads, "threads (default: online CPUs)");
-  cmd->add_option("--ctx-size,-c", o->ctx_size, "context tokens (default: min(max_position_embeddings, 4096))");
+  cmd->add_option("--ctx-size,-c", o->ctx_size, "context tokens (default: prompt tokens + --max-tokens, at most max_position_embeddings)");
   cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per forward pass (default 512)");
-  cmd->add_flag("--no-memory-check,--force", o->no_memory_check, "run even when the plan exceeds available memory");
+  cmd->add_flag("--recommend-quant", o->recommend_quant,
+                "pick the highest-precision weight format and KV cache type that fit this context; a KV cache type "
+                "is applied, a weight format is printed as the convert command to run");
+  add_memory_options(cmd, o->memory);
   cmd->add_flag("--no-echo", o->no_echo, "do not print the prompt before the completion");
   cmd->callback([o, &action] { action = [o] { return run_generate(*o); }; });
 }

@@ -1,0 +1,212 @@
+// End to end: the memory preflight, the memory limit guard, --recommend-quant and the post-load
+// validation of `mlxcel generate`, through the real binary on a small random-weight model.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "cli/cli_util.h"
+
+using namespace mlxcel;
+using namespace mlxcel::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// The tiny Llama of cli_util.h (f32, 632064 bytes of weights) with random values and the
+// byte-level tokenizer: "Hello" is BOS + 5 bytes = 6 tokens, so --max-tokens 10 plans a context
+// of 16. With the base-only test profile, 2 threads, chunk 512 (inspect_test.cpp derives it):
+//   total(c) = 632064 + 1000000 + 2048 (logits) + 64 (matmul_scratch) + 2952c for c <= 512;
+//   c = 16: KV 256 x 16 = 4096, workspace 2688 x 16 + 8 x 16 + 64 + 2048 = 45248,
+//   planned 632064 + 4096 + 45248 = 681408, total 1681408.
+// Largest context under 1681407: (1681407 - 1634176) / 2952 = 15.99 -> 15 = 6 + --max-tokens 9.
+class GeneratePreflight : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    write_text(dir_->file("config.json"), kTinyLlamaConfig);
+    write_text(dir_->file("profile.json"), kTestProfile);
+    CliResult r = run_mlxcel({"make-random-model", dir_->file("config.json"), "--out", model(), "--dtype", "f32"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::string model() { return dir_->file("model"); }
+  static std::string profile() { return dir_->file("profile.json"); }
+
+  // generate on the tiny model with the test profile and 2 threads, plus extra arguments.
+  static CliResult generate(std::vector<std::string> extra) {
+    std::vector<std::string> a = {"generate", model(), "--prompt", "Hello", "--max-tokens", "10",
+                                  "--threads", "2", "--calibration", profile(), "--no-echo"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_mlxcel(a);
+  }
+  json stats_file() const { return json::parse(read_text(stats.file("stats.json"))); }
+
+  static TempDir* dir_;
+  TempDir stats;
+};
+TempDir* GeneratePreflight::dir_ = nullptr;
+
+}  // namespace
+
+TEST_F(GeneratePreflight, RefusedJustBelowTheNeedWithNumbersSourcesAndAlternatives) {
+  CliResult r = generate({"--memory-budget", "1681407", "--json-stats", stats.file("stats.json")});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_TRUE(contains(r.err, "[preflight] generate refused")) << r.err;
+  EXPECT_TRUE(contains(r.err, "(1681408 B)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "(1681407 B) from --memory-budget")) << r.err;
+  EXPECT_TRUE(contains(r.err, "(prompt 6 + --max-tokens 10)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "weights 617.25 KiB (632064 B) (exact, from the safetensors headers of 1 file)"))
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "--max-tokens 9")) << r.err;
+  EXPECT_TRUE(contains(r.err, "largest context that fits: 15 tokens")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--force (alias --no-memory-check)")) << r.err;
+  json j = stats_file();
+  EXPECT_EQ(j["preflight"]["refused"], true);
+  EXPECT_EQ(j["preflight"]["shortfall_bytes"], 1u);
+  EXPECT_EQ(j["preflight"]["max_context"], 15u);
+  EXPECT_EQ(j["plan"]["total_bytes"], 1681408u);
+  EXPECT_TRUE(j["after_load"].is_null());
+  EXPECT_TRUE(j["memory_limit"].is_null());
+}
+
+TEST_F(GeneratePreflight, ForceRunsWithAWarning) {
+  CliResult r = generate({"--memory-budget", "1681407", "--force", "--json-stats", stats.file("stats.json")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "warning: [preflight] the plan does not fit, running anyway because of --force"))
+      << r.err;
+  json j = stats_file();
+  EXPECT_EQ(j["preflight"]["forced"], true);
+  EXPECT_FALSE(j["after_run"].is_null());
+  // --memory-budget plans for a machine; it is not a limit: the guard is the plan's total.
+  EXPECT_EQ(j["memory_limit"]["bytes"], 1681408u);
+  EXPECT_EQ(j["memory_limit"]["source"], "plan total");
+}
+
+TEST_F(GeneratePreflight, NoMemoryCheckIsTheSameAsForce) {
+  CliResult r = generate({"--memory-budget", "1681407", "--no-memory-check"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "running anyway because of --force")) << r.err;
+}
+
+TEST_F(GeneratePreflight, RunsAtTheNeedAndJustAbove) {
+  for (const char* budget : {"1681408", "1681409"}) {
+    CliResult r = generate({"--memory-budget", budget});
+    EXPECT_EQ(r.code, 0) << budget << "\n" << r.err;
+    EXPECT_TRUE(contains(r.err, "[preflight] fits")) << r.err;
+  }
+}
+
+TEST_F(GeneratePreflight, ARealLimitBelowThePlannedBytesFailsCleanly) {
+  // The allocator holds 681408 planned bytes; a 600000-byte limit stops the load.
+  CliResult r = generate({"--memory-limit", "600000", "--force", "--json-stats", stats.file("stats.json")});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "error: [memory] cannot allocate")) << r.err;
+  EXPECT_TRUE(contains(r.err, "the memory limit is")) << r.err;
+  EXPECT_TRUE(contains(r.err, "from --memory-limit")) << r.err;
+  json j = stats_file();
+  EXPECT_EQ(j["error"]["type"], "MemoryLimitExceeded");
+  EXPECT_EQ(j["memory_limit"]["bytes"], 600000u);
+  EXPECT_EQ(j["memory_limit"]["source"], "--memory-limit");
+}
+
+TEST_F(GeneratePreflight, InspectPreflightAndLoaderAgreeToTheByte) {
+  // The single-estimator rule: the same numbers from inspect --json, the preflight's plan and the
+  // allocator after loading. Hand-derived above: weights 632064, KV 4096, workspace 45248.
+  CliResult i = run_mlxcel({"inspect", model(), "--max-tokens", "16", "--threads", "2", "--calibration", profile(),
+                            "--json"});
+  ASSERT_EQ(i.code, 0) << i.err;
+  json ij = json::parse(i.out);
+  CliResult g = generate({"--json-stats", stats.file("stats.json")});
+  ASSERT_EQ(g.code, 0) << g.err;
+  json gj = stats_file();
+  EXPECT_EQ(ij["weights"]["total_bytes"], 632064u);
+  EXPECT_EQ(ij["kv"]["total_bytes"], 4096u);
+  EXPECT_EQ(ij["workspace"]["total_bytes"], 45248u);
+  EXPECT_EQ(gj["plan"]["weights_bytes"], 632064u);
+  EXPECT_EQ(gj["plan"]["kv_bytes"], 4096u);
+  EXPECT_EQ(gj["plan"]["workspace_bytes"], 45248u);
+  EXPECT_EQ(gj["after_load"]["allocator_weights_bytes"], 632064u);
+  EXPECT_EQ(gj["after_load"]["allocator_kv_workspace_bytes"], 49344u);  // 4096 + 45248
+  EXPECT_EQ(gj["after_load"]["allocator_active_bytes"], 681408u);
+  EXPECT_EQ(gj["after_load"]["unplanned_bytes"], 0u);
+  EXPECT_EQ(gj["after_run"]["allocator_peak_bytes"], 681408u);
+  EXPECT_EQ(ij["total_bytes"], gj["plan"]["total_bytes"]);
+  EXPECT_TRUE(contains(g.err, "weights exact: allocator 632,064 vs plan 632,064")) << g.err;
+  EXPECT_TRUE(contains(g.err, "KV + workspace exact: allocator 49,344 vs plan 49,344")) << g.err;
+  EXPECT_TRUE(contains(g.err, "[validate] after the run: plan total")) << g.err;
+  EXPECT_TRUE(contains(g.err, "RSS high-water (VmHWM)")) << g.err;
+}
+
+TEST_F(GeneratePreflight, EstimateMemoryPrintsTheInspectTableFirst) {
+  CliResult r = generate({"--estimate-memory"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Weights (exact)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "632,064 B")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Total")) << r.out;
+  EXPECT_TRUE(contains(r.out, "1,681,408 B")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Max context")) << r.out;
+}
+
+TEST_F(GeneratePreflight, JsonStatsOnStdoutIsTheOnlyThingThere) {
+  CliResult r = generate({"--json-stats", "-"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);  // throws if anything else is on stdout
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["command"], "generate");
+  EXPECT_EQ(j["run"]["context"], 16u);
+  EXPECT_EQ(j["run"]["context_origin"], "prompt 6 + --max-tokens 10");
+  EXPECT_TRUE(j["generation"]["text"].is_string());
+  EXPECT_GT(j["after_run"]["rss_peak_bytes"].get<uint64_t>(), 0u);
+}
+
+TEST_F(GeneratePreflight, CtxSizeIsAdvisedAsCtxSize) {
+  // --ctx-size 100: total 1634176 + 295200 = 1929376; budget 1900000 -> (1900000 - 1634176) / 2952
+  // = 90.05 -> 90 tokens.
+  CliResult r = generate({"--ctx-size", "100", "--memory-budget", "1900000"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "(1929376 B)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "context 100 tokens (--ctx-size)")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--ctx-size 90 ")) << r.err;
+}
+
+TEST_F(GeneratePreflight, RecommendQuantKeepsAFittingModel) {
+  CliResult r = generate({"--recommend-quant", "--memory-budget", "1681408"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "[recommend-quant] weights as given with a f16 KV cache: total 1.60 MiB")) << r.err;
+}
+
+TEST_F(GeneratePreflight, RecommendQuantNamesASmallerWeightFormat) {
+  // As given nothing fits 1681407 (head_dim 16 allows only f32/f16/bf16 KV); the bf16 weights are
+  // half of 632064, so bf16 with an f16 cache fits and is the highest precision that does.
+  CliResult r = generate({"--recommend-quant", "--memory-budget", "1681407"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "[recommend-quant] the weights as given do not fit 16 tokens")) << r.err;
+  EXPECT_TRUE(contains(r.err, "bf16 weights with a f16 KV cache do")) << r.err;
+  EXPECT_TRUE(contains(r.err, "[preflight] generate refused")) << r.err;
+}
+
+TEST_F(GeneratePreflight, BadSizesAreUsageErrors) {
+  CliResult r = generate({"--memory-limit", "lots"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--memory-limit")) << r.err;
+  CliResult b = generate({"--memory-budget", "12XB"});
+  EXPECT_EQ(b.code, 2) << b.err;
+  EXPECT_TRUE(contains(b.err, "--memory-budget")) << b.err;
+}
+
+TEST_F(GeneratePreflight, MissingCalibrationProfileIsAnIoError) {
+  CliResult r = run_mlxcel({"generate", model(), "--calibration", stats.file("nope.json")});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "cannot open calibration profile")) << r.err;
+}
