@@ -17,5 +17,6 @@ void add_serve_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_random_model_command(CLI::App& app, Action& action);
+void add_calibrate_command(CLI::App& app, Action& action);
 
 }  // namespace mlxcel::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   cli::add_generate_command(app, action);
   cli::add_convert_command(app, action);
   cli::add_random_model_command(app, action);
+  cli::add_calibrate_command(app, action);
 
   try {
     app.parse(argc, argv);

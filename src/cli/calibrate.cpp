@@ -1,0 +1,334 @@
+// `mlxcel calibrate`: measures real runs (each `mlxcel generate --json-stats` in its own child
+// process, so its VmHWM is the point's peak RSS), fits the calibration profile's overhead
+// coefficients (src/estimate/calibration_fit.h) and writes the profile with its provenance.
+// The sweep and the shipped profile are described in docs/calibration.md.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "arch/registry.h"
+#include "cli/calibrate_sweep.h"
+#include "cli/commands.h"
+#include "cli/table.h"
+#include "estimate/calibration_fit.h"
+#include "mlxcel/errors.h"
+#include "mlxcel/size.h"
+
+extern char** environ;
+
+namespace mlxcel::cli {
+namespace fs = std::filesystem;
+namespace {
+
+using json = nlohmann::ordered_json;
+
+struct CalibrateOptions {
+  std::vector<std::string> models;
+  std::string out = "mlxcel-profile.json";
+  std::string work_dir;
+  bool quick = false;
+};
+
+std::string self_exe() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) throw IoError("calibrate", fmt::format("cannot find the mlxcel binary (/proc/self/exe, readlink, {})", ec.message()));
+  return p.string();
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream b;
+  b << in.rdbuf();
+  return b.str();
+}
+
+// Runs argv with stdout to /dev/null and stderr to `log`; returns the exit status (-1: signal).
+int run_child(const std::vector<std::string>& args, const fs::path& log) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw IoError("calibrate", fmt::format("cannot start a measured run ({}, posix_spawn, {})", args[0], rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw IoError("calibrate", "lost a measured run (waitpid)");
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string first_line_of(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) {
+      auto c = line.find(':');
+      auto v = line.find_first_not_of(" \t", c == std::string::npos ? key.size() : c + 1);
+      return v == std::string::npos ? std::string() : line.substr(v);
+    }
+  }
+  return "";
+}
+
+std::string machine_description() {
+  std::string cpu = first_line_of("/proc/cpuinfo", "model name");
+  std::string mem = first_line_of("/proc/meminfo", "MemTotal");
+  std::string os = first_line_of("/etc/os-release", "PRETTY_NAME=");
+  if (os.rfind("PRETTY_NAME=", 0) == 0) os = os.substr(12);
+  if (!os.empty() && os.front() == '"') os = os.substr(1, os.size() - 2);
+  struct utsname u {};
+  uname(&u);
+  return fmt::format("{} ({} online CPUs), MemTotal {}, Linux {} {}, {}", cpu.empty() ? "unknown CPU" : cpu,
+                     sysconf(_SC_NPROCESSORS_ONLN), mem, u.release, u.machine, os);
+}
+
+std::string build_description() {
+  std::string b = fmt::format("GCC {}", __VERSION__);
+#ifdef NDEBUG
+  b += ", optimized (NDEBUG)";
+#else
+  b += ", debug (assertions on)";
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+  b += ", AddressSanitizer";
+#endif
+  return b;
+}
+
+bool build_is_measurable() {
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+  return false;
+#else
+  return true;
+#endif
+}
+
+std::string command_line() {
+  std::string raw = read_file("/proc/self/cmdline");
+  std::string out;
+  for (char c : raw) out += c == '\0' ? ' ' : c;
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string pct(double v) { return fmt::format("{:+.2f}%", 100 * v); }
+
+struct Measured {
+  CalibrationSample sample;
+  std::string model_label;
+  json stats;
+};
+
+int run_calibrate(const CalibrateOptions& o) {
+  if (!build_is_measurable())
+    fmt::print(stderr, "warning: [calibrate] this binary is a {} build; its memory is not what a release build "
+                       "uses, so the profile will not describe release runs\n", build_description());
+  const std::string exe = self_exe();
+  std::optional<TempWorkDir> temp;
+  fs::path work;
+  if (o.work_dir.empty()) {
+    temp.emplace();
+    work = temp->path();
+  } else {
+    work = o.work_dir;
+    fs::create_directories(work);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+
+  // Models: given ones (plus MLX 8/4-bit copies of unquantized ones), or random-weight models.
+  std::vector<SweepModel> models = o.models.empty() ? make_builtin_models(work, o.quick)
+                                                    : prepare_given_models(o.models, work, o.quick);
+  std::vector<std::unique_ptr<ModelSpec>> specs;
+  for (auto& m : models) specs.push_back(std::make_unique<ModelSpec>(load_model_spec(m.path)));
+
+  std::vector<Measured> points;
+  const std::vector<SweepPoint> sweep = sweep_points(o.quick);
+  size_t index = 0, failed = 0;
+  const size_t planned_runs = models.size() * sweep.size();
+  for (size_t mi = 0; mi < models.size(); ++mi) {
+    for (const SweepPoint& sp : sweep) {
+      ++index;
+      RunConfig run = default_run_config(*specs[mi]);
+      run.context = sp.context;
+      if (specs[mi]->dims.max_position_embeddings && run.context > specs[mi]->dims.max_position_embeddings)
+        run.context = specs[mi]->dims.max_position_embeddings;
+      run.prefill_chunk = sp.chunk;
+      run.threads = sp.threads;
+      run.cache_type_k = run.cache_type_v = sp.cache;
+      run.sequences = 1;
+      const std::string label = fmt::format("{} ctx {} chunk {} t{} {}", models[mi].label, run.context, run.prefill_chunk,
+                                            run.threads, kv_cache_type_name(sp.cache));
+      const fs::path stats_path = work / fmt::format("point-{}.json", index);
+      const fs::path log_path = work / fmt::format("point-{}.log", index);
+      std::vector<std::string> args = {exe, "generate", models[mi].path, "--prompt", std::string(kSweepPrompt),
+                                       "--max-tokens", std::to_string(kSweepNewTokens), "--ctx-size",
+                                       std::to_string(run.context), "--threads", std::to_string(run.threads),
+                                       "--prefill-chunk", std::to_string(run.prefill_chunk), "--cache-type-k",
+                                       std::string(kv_cache_type_name(sp.cache)), "--cache-type-v",
+                                       std::string(kv_cache_type_name(sp.cache)), "--json-stats", stats_path.string(),
+                                       "--force", "--no-echo"};
+      const int code = run_child(args, log_path);
+      json stats;
+      if (code == 0) {
+        try {
+          stats = json::parse(read_file(stats_path));
+        } catch (const json::exception&) {
+        }
+      }
+      if (code != 0 || !stats.contains("after_run") || stats["after_run"].is_null()) {
+        ++failed;
+        fmt::print(stderr, "[calibrate] {}/{} {}: run failed (exit {}), see {}\n", index, planned_runs, label, code,
+                   log_path.string());
+        continue;
+      }
+      Measured m;
+      m.model_label = models[mi].label;
+      m.sample.label = label;
+      m.sample.spec = specs[mi].get();
+      m.sample.run = run;
+      m.sample.peak_rss = stats["after_run"]["rss_peak_bytes"].get<uint64_t>();
+      m.sample.allocator_peak = stats["after_run"]["allocator_peak_bytes"].get<uint64_t>();
+      // The child planned with the same function; a difference would break the single-estimator rule.
+      const MemoryPlan mine = plan_memory(*specs[mi], run);
+      if (stats["plan"]["planned_bytes"].get<uint64_t>() != mine.planned ||
+          stats["after_load"]["allocator_active_bytes"].get<uint64_t>() != mine.planned)
+        throw std::logic_error(fmt::format("[calibrate] {}: the run's plan or allocator ({} / {}) differs from "
+                                           "plan_memory ({})", label, stats["plan"]["planned_bytes"].dump(),
+                                           stats["after_load"]["allocator_active_bytes"].dump(), mine.planned));
+      m.stats = std::move(stats);
+      fmt::print(stderr, "[calibrate] {}/{} {}: planned {}, peak RSS {}, allocator peak {}\n", index, planned_runs,
+                 label, format_bytes(mine.planned), format_bytes(m.sample.peak_rss),
+                 format_bytes(m.sample.allocator_peak));
+      points.push_back(std::move(m));
+    }
+  }
+  std::vector<CalibrationSample> samples;
+  for (const auto& m : points) samples.push_back(m.sample);
+  FitReport fit = fit_calibration(samples);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // Table of the points with the fitted profile.
+  Table t({Align::Left, Align::Right, Align::Right, Align::Right, Align::Right});
+  t.row({"point", "planned", "estimate", "peak RSS", "error"});
+  json sweep_json = json::array();
+  for (size_t i = 0; i < points.size(); ++i) {
+    const auto& s = points[i].sample;
+    const MemoryPlan plan = plan_memory(*s.spec, s.run, fit.profile);
+    t.row({s.label, format_bytes(plan.planned), format_bytes(fit.totals[i]), format_bytes(s.peak_rss), pct(fit.errors[i])});
+    sweep_json.push_back({{"point", s.label},
+                          {"model", points[i].model_label},
+                          {"context", s.run.context},
+                          {"prefill_chunk", s.run.prefill_chunk},
+                          {"threads", s.run.threads},
+                          {"cache_type", kv_cache_type_name(s.run.cache_type_k)},
+                          {"weights_bytes", plan.weights.total},
+                          {"kv_bytes", plan.kv.total},
+                          {"workspace_bytes", plan.workspace.total},
+                          {"planned_bytes", plan.planned},
+                          {"peak_rss_bytes", s.peak_rss},
+                          {"allocator_peak_bytes", s.allocator_peak},
+                          {"estimate_bytes", fit.totals[i]},
+                          {"error", fit.errors[i]}});
+  }
+  std::fputs(t.render().c_str(), stdout);
+
+  const std::string date = utc_now();
+  const std::string machine = machine_description();
+  const CalibrationProfile& p = fit.profile;
+  json doc;
+  doc["schema_version"] = 1;
+  doc["name"] = fs::path(o.out).stem().string();
+  doc["calibrated"] = true;
+  doc["provenance"] = {
+      {"summary", fmt::format("calibrated {} by mlxcel calibrate: {} measured runs, estimate above peak RSS by {} to {}",
+                              date.substr(0, 10), points.size(), pct(fit.min_error), pct(fit.max_error))},
+      {"date", date},
+      {"machine", machine},
+      {"build", build_description()},
+      {"command", command_line()},
+      {"points", points.size()},
+      {"failed_runs", failed},
+      {"sweep_seconds", std::round(seconds)},
+      {"method",
+       "each point a fresh `mlxcel generate --json-stats` child (short prompt, a few tokens, KV cache preallocated "
+       "for the context); peak RSS = its VmHWM. Non-negative least squares on peak_rss - planned = base + "
+       "threads*per_thread + wf*weights + kf*kv + sf*workspace, rows weighted by 1/peak_rss; then the smallest "
+       "margin (1e-5 steps) making plan_memory's total >= peak RSS on every point"},
+      {"fit_rms_error_before_margin", fit.rms_fit_error},
+      {"max_under_error", fit.min_error},
+      {"max_over_error", fit.max_error},
+      {"sweep", sweep_json}};
+  doc["coefficients"] = {{"base_bytes", p.base_bytes},
+                         {"per_thread_bytes", p.per_thread_bytes},
+                         {"weights_fraction", p.weights_fraction},
+                         {"kv_fraction", p.kv_fraction},
+                         {"workspace_fraction", p.workspace_fraction},
+                         {"margin", p.margin}};
+  {
+    std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
+    if (!out) throw IoError("calibrate", fmt::format("cannot write the profile ({}, --out, {})", o.out, o.out));
+    out << doc.dump(2) << "\n";
+    if (!out) throw IoError("calibrate", fmt::format("cannot write the profile ({}, --out, {})", o.out, o.out));
+  }
+  load_calibration_profile(o.out);  // what inspect will load: fail here, not there
+  fmt::print(stderr,
+             "[calibrate] {} points in {:.0f} s; base {}, per thread {}, weights {:.6f}, KV {:.6f}, workspace {:.6f}, "
+             "margin {:.5f}; fit RMS {:.2f}%; estimate - peak RSS from {} to {}; wrote {}\n",
+             points.size(), seconds, format_bytes(p.base_bytes), format_bytes(p.per_thread_bytes), p.weights_fraction,
+             p.kv_fraction, p.workspace_fraction, p.margin, 100 * fit.rms_fit_error, pct(fit.min_error),
+             pct(fit.max_error), o.out);
+  return failed == 0 ? 0 : static_cast<int>(ExitCode::RuntimeFailure);
+}
+
+}  // namespace
+
+void add_calibrate_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<CalibrateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate", "Measure real runs and fit the calibration profile (the estimate's overhead coefficients)");
+  cmd->add_option("MODEL", o->models,
+                  "models to measure (unquantized safetensors ones are also measured as MLX 8-bit and 4-bit "
+                  "copies); default: random-weight models generated from built-in llama and qwen3 shapes");
+  cmd->add_option("--out", o->out, "profile to write (default mlxcel-profile.json)")->type_name("FILE");
+  cmd->add_option("--work-dir", o->work_dir,
+                  "keep generated models, per-point stats and logs here (default: a temporary directory, removed)")
+      ->type_name("DIR");
+  cmd->add_flag("--quick", o->quick, "a small sweep (tiny models, few points) for smoke tests; not for shipping");
+  cmd->footer("Each point runs `mlxcel generate --json-stats` in a child process. Use a Release build on an "
+              "otherwise quiet machine. Profile format: docs/memory-model.md; the sweep: docs/calibration.md.");
+  cmd->callback([o, &action] { action = [o] { return run_calibrate(*o); }; });
+}
+
+}  // namespace mlxcel::cli
