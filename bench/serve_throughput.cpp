@@ -166,7 +166,10 @@ int main(int argc, char** argv) {
     run.threads = args.threads;
     run.prefill_chunk = args.prompt;
     const double t_load = now();
-    server::RuntimeEngine engine(spec, run, "bench");
+    runtime::LoadOptions lo;
+    lo.run = run;
+    lo.progress = false;
+    server::RuntimeEngine engine(spec, lo, "bench");
     const double load_seconds = now() - t_load;
     server::ServerOptions so;
     so.port = 0;

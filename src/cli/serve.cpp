@@ -17,6 +17,7 @@
 #include "arch/registry.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/preflight_cli.h"
 #include "estimate/advisor.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
@@ -40,7 +41,7 @@ struct ServeCliOptions {
   std::string cache_type_k = "f16";
   std::string cache_type_v = "f16";
   std::string prefill_chunk = "512";
-  bool force = false;
+  MemoryCliOptions memory;  // --force, --memory-budget, --memory-limit, --json-stats, ...
 };
 
 // What /v1/models calls the model: the directory or file name, or the repo id as given.
@@ -119,51 +120,62 @@ int run_serve(const ServeCliOptions& o) {
   so.max_body = parse_size(o.max_body, "--max-body");
   if (so.max_body == 0) throw UsageError("serve", "body limit must be positive (--max-body, 0)");
 
+  const MemorySettings memory = parse_memory_options(o.memory);
+
+  // Headers only: no tensor data is read before the preflight has decided.
   ModelSpec spec = load_model_spec(model);
   RunConfig run = default_run_config(spec);
   run.sequences = parse_count_option(o.parallel, "--parallel", 1u << 16);
-  if (o.ctx_size) run.context = parse_count_option(*o.ctx_size, "--ctx-size");
+  ContextKnob knob;
+  knob.origin = "default: min(max_position_embeddings, 4096)";
+  if (o.ctx_size) {
+    run.context = parse_count_option(*o.ctx_size, "--ctx-size");
+    knob.origin = "--ctx-size";
+  }
   if (o.threads) run.threads = static_cast<uint32_t>(parse_count_option(*o.threads, "--threads", 4096));
   run.cache_type_k = parse_cache_type_option(o.cache_type_k, "--cache-type-k");
   run.cache_type_v = parse_cache_type_option(o.cache_type_v, "--cache-type-v");
   run.prefill_chunk = parse_count_option(o.prefill_chunk, "--prefill-chunk");
 
-  // Preflight before loading or binding: the KV pool for every sequence is part of the plan.
-  // (Replaced by the shared preflight of issue 4 once it exists.)
-  const MemoryPlan plan = plan_memory(spec, run);
-  const AvailableMemory available = probe_available_memory();
-  const Verdict verdict = judge(plan, available);
-  if (!verdict.fits) {
-    const std::string message = fmt::format(
-        "[preflight] serving {} sequences x {} tokens needs {} (weights {}, KV {}, workspace {}, "
-        "overhead {}) but {} is available ({})",
-        run.sequences, run.context, format_bytes(plan.total), format_bytes(plan.weights.total),
-        format_bytes(plan.kv.total), format_bytes(plan.workspace.total),
-        format_bytes(plan.overhead.total), format_bytes(verdict.available), available.source);
-    if (!o.force) {
-      fmt::print(stderr,
-                 "error: {}; lower --parallel or --ctx-size, use a smaller --cache-type-k/v or a "
-                 "quantized model, or pass --force\n",
-                 message);
-      return static_cast<int>(ExitCode::RefusedByPreflight);
-    }
-    fmt::print(stderr, "warning: {}; continuing because of --force\n", message);
+  // The shared preflight, before loading or binding: the KV cache of every sequence is part of
+  // the plan, and the advice may lower --parallel as well as --ctx-size.
+  PreflightRequest request;
+  request.command = "serve";
+  request.run = run;
+  request.context = knob;
+  request.sequences_flag = "--parallel";
+  request.make_spec = spec_for_format_from_config(spec);
+  request.kv_type_usable = runtime_kv_types();
+  const MemoryGate gate = memory_preflight(spec, request, memory, model);
+  const MemoryPlan& plan = gate.preflight.plan;
+  nlohmann::ordered_json stats = stats_document("serve", model, spec, gate, knob);
+  if (gate.refused) {
+    if (!memory.json_stats.empty()) write_json_stats(memory.json_stats, stats);
+    return static_cast<int>(ExitCode::RefusedByPreflight);
   }
 
-
-  server::RuntimeEngine engine(spec, run, model_id_for(model), /*progress=*/true);
+  runtime::LoadOptions lo;
+  lo.run = plan.run;
+  const uint64_t active_before = active_memory();
+  uint64_t weights_active = active_before;
+  lo.on_tensor_read = [&weights_active](const TensorSpec&) { weights_active = active_memory(); };
+  server::RuntimeEngine engine(spec, lo, model_id_for(model));
+  stats["after_load"] = validate_after_load(plan, active_before, weights_active,
+                                            engine.model().unplanned_bytes());
   server::HttpServer server(engine, so);
   const int port = server.bind();
   server_ptr = &server;
   if (stop_requested) server.stop();
   fmt::print(stderr,
-             "mlxcel serve: {} on http://{}:{} ({} sequences x {} tokens; KV cache {}, memory "
-             "active {} of planned {}; chat template: {})\n",
-             engine.model_id(), o.host, port, run.sequences, run.context,
-             format_bytes(plan.kv.total), format_bytes(active_memory()),
-             format_bytes(plan.planned), engine.chat_template().origin);
+             "mlxcel serve: {} on http://{}:{} ({} sequences x {} tokens, KV cache {}; chat "
+             "template: {})\n",
+             engine.model_id(), o.host, port, plan.run.sequences, plan.run.context,
+             format_bytes(plan.kv.total), engine.chat_template().origin);
   server.serve();
   watcher.reset();  // joined before the server goes, so a late signal never sees a dead server
+  // Over the whole serving time: the plan against the allocator peak and the RSS high-water mark.
+  stats["after_run"] = validate_after_run(plan);
+  if (!memory.json_stats.empty()) write_json_stats(memory.json_stats, stats);
   fmt::print(stderr, "mlxcel serve: stopped\n");
   return 0;
 }
@@ -193,8 +205,7 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--cache-type-v", o->cache_type_v, "V cache type (default f16)");
   cmd->add_option("--prefill-chunk", o->prefill_chunk,
                   "prompt tokens per forward pass (default 512)");
-  cmd->add_flag("--force,--no-memory-check", o->force,
-                "serve even when the plan exceeds available memory");
+  add_memory_options(cmd, o->memory);
   cmd->callback([o, &action] { action = [o] { return run_serve(*o); }; });
 }
 

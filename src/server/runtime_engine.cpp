@@ -17,17 +17,14 @@ std::filesystem::path model_dir(const ModelSpec& spec) {
 
 }  // namespace
 
-RuntimeEngine::RuntimeEngine(const ModelSpec& spec, const RunConfig& run, std::string model_id,
-                             bool progress)
+RuntimeEngine::RuntimeEngine(const ModelSpec& spec, const runtime::LoadOptions& options,
+                             std::string model_id)
     : model_id_(std::move(model_id)),
       tokenizer_(Tokenizer::from_path(spec.root)),
       template_source_(templates::load_chat_template(model_dir(spec))),
       template_(std::make_unique<templates::Template>(template_source_.source)),
       special_tokens_(templates::load_special_tokens(model_dir(spec))),
-      prefill_chunk_(run.prefill_chunk) {
-  runtime::LoadOptions options;
-  options.run = run;
-  options.progress = progress;
+      prefill_chunk_(options.run.prefill_chunk) {
   model_ = runtime::Model::load(spec, options);
   stops_ = runtime::stop_tokens(*model_, tokenizer_);
   slots_.resize(model_->sequences());

@@ -21,10 +21,10 @@ namespace mlxcel::server {
 class RuntimeEngine : public Engine {
  public:
   // Loads the tokenizer and chat template from the model's directory, then the model with
-  // run.sequences slots of run.context tokens. `model_id` is what /v1/models reports. Throws what
-  // Model::load and the loaders throw (IoError, FormatError, MemoryLimitExceeded, ...).
-  RuntimeEngine(const ModelSpec& spec, const RunConfig& run, std::string model_id,
-                bool progress = false);
+  // options.run.sequences slots of options.run.context tokens. `model_id` is what /v1/models
+  // reports. Throws what Model::load and the loaders throw (IoError, FormatError,
+  // MemoryLimitExceeded, ...).
+  RuntimeEngine(const ModelSpec& spec, const runtime::LoadOptions& options, std::string model_id);
   ~RuntimeEngine() override;
 
   std::string model_id() const override { return model_id_; }

@@ -60,7 +60,10 @@ class E2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     spec_ = new ModelSpec(load_model_spec(kModelDir));
-    engine_ = new RuntimeEngine(*spec_, small_run(*spec_, 4), "stories260K");
+    runtime::LoadOptions lo;
+    lo.run = small_run(*spec_, 4);
+    lo.progress = false;
+    engine_ = new RuntimeEngine(*spec_, lo, "stories260K");
   }
   static void TearDownTestSuite() {
     delete engine_;

@@ -1,0 +1,122 @@
+// `mlxcel serve` as a process: the preflight refuses before binding (exit 3), a served model
+// answers, SIGTERM stops it gracefully (exit 0) and --json-stats records the run.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server_fixture.h"
+#include "support/test_paths.h"
+
+extern char** environ;
+
+namespace mlxcel::server::test {
+namespace {
+
+using nlohmann::json;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Starts the binary with stdout and stderr sent to files.
+pid_t spawn_serve(const std::vector<std::string>& args, const std::string& out,
+                  const std::string& err) {
+  std::vector<std::string> all = {MLXCEL_BINARY, "serve"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+int wait_exit(pid_t pid, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 20) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+TEST(ServeCli, PreflightRefusalExits3BeforeBinding) {
+  mlxcel::test::TempDir dir;
+  const pid_t pid = spawn_serve({"--port", "0", "--memory-budget", "1MiB"}, dir.file("out"),
+                                dir.file("err"));
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(wait_exit(pid, 60000), 3);
+  const std::string err = slurp(dir.file("err"));
+  EXPECT_NE(err.find("serve"), std::string::npos) << err;
+  EXPECT_EQ(err.find("on http://"), std::string::npos) << err;  // never bound
+}
+
+TEST(ServeCli, ServesAndStopsGracefullyOnSigterm) {
+  mlxcel::test::TempDir dir;
+  const pid_t pid = spawn_serve({"--port", "0", "--parallel", "2", "--ctx-size", "128",
+                                 "--threads", "1", "--json-stats", dir.file("stats.json")},
+                                dir.file("out"), dir.file("err"));
+  ASSERT_GT(pid, 0);
+  int port = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::string err = slurp(dir.file("err"));
+        const size_t at = err.find("on http://127.0.0.1:");
+        if (at == std::string::npos) return false;
+        port = std::stoi(err.substr(at + 20));
+        return true;
+      },
+      60000))
+      << slurp(dir.file("err"));
+
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30, 0);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  const json h = json::parse(health->body);
+  EXPECT_EQ(h["model"], "stories260K");
+  EXPECT_EQ(h["sequences"], 2);
+  EXPECT_EQ(h["ctx_size"], 128);
+  auto res = c.Post("/v1/completions",
+                    json({{"prompt", "Once upon a time"}, {"max_tokens", 8}}).dump(),
+                    "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  EXPECT_EQ(wait_exit(pid, 30000), 0);
+  const std::string err = slurp(dir.file("err"));
+  EXPECT_NE(err.find("SIGTERM received"), std::string::npos) << err;
+  EXPECT_NE(err.find("mlxcel serve: stopped"), std::string::npos) << err;
+  const json stats = json::parse(slurp(dir.file("stats.json")));
+  EXPECT_EQ(stats["command"], "serve");
+  EXPECT_EQ(stats["run"]["sequences"], 2);
+  EXPECT_EQ(stats["run"]["context"], 128);
+  EXPECT_TRUE(stats.contains("after_load"));
+  EXPECT_TRUE(stats.contains("after_run"));
+}
+
+}  // namespace
+}  // namespace mlxcel::server::test
