@@ -197,8 +197,9 @@ uint64_t align_up(uint64_t v, uint64_t a, std::string_view what) {
 // matmul input A at R rows on T threads: 64 B of alignment slack, plus for MLX-quantized weights
 // the int8 activations padded to 16 rows with three f32 arrays per group (scale, sum, ...), and,
 // from 8 rows on, one packed panel per thread (32 weight rows: int8 + two f32 per group); plus for
-// bf16/f16 weights, from 8 rows on, one 64-row f32 panel per thread. Kept equal to the kernels'
-// function by tests/cli/workspace_kernels_test.cpp.
+// bf16/f16 weights, from 8 rows on, the activations rounded to bf16 (rows padded to 16) and one
+// 64-row f32 panel per thread. Kept equal to the kernels' function by
+// tests/cli/workspace_kernels_test.cpp.
 uint64_t matmul_scratch_bytes(const ModelSpec& spec, uint64_t R, uint64_t A, uint64_t T) {
   constexpr uint64_t kAlign = 64, kRowPad = 16, kGemmMinRows = 8, kPanelRows = 32,
                      kDensePanelRows = 64;
@@ -223,7 +224,8 @@ uint64_t matmul_scratch_bytes(const ModelSpec& spec, uint64_t R, uint64_t A, uin
     return t.shape.size() >= 2 && (t.dtype == DType::BF16 || t.dtype == DType::F16);
   });
   if (half_weights && R >= kGemmMinRows)
-    dense = mul(T, align_up(mul3(kDensePanelRows, A, 4, what), kAlign, what), what);
+    dense = add(align_up(mul3(align_up(R, kRowPad, what), A, 2, what), kAlign, what),  // x as bf16
+                mul(T, align_up(mul3(kDensePanelRows, A, 4, what), kAlign, what), what), what);
   return add(kAlign, std::max(quantized, dense), what);
 }
 
