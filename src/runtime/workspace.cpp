@@ -78,7 +78,7 @@ void Model::allocate_workspace() {
   const WorkspacePlan& wp = plan_.workspace;
   rows_ = wp.rows;
   if (rows_ == 0) plan_mismatch("workspace rows is 0");
-  for (const NamedBytes& nb : wp.buffers) workspace_.emplace_back(nb.name, allocate(nb.bytes, "workspace." + nb.name));
+  for (const NamedBytes& nb : wp.buffers) workspace_.emplace_back(nb.name, allocate(nb.bytes, "workspace." + nb.name, Init::Zero));
 
   const uint64_t R = rows_, H = h.hidden, I = h.intermediate;
   const uint64_t q_dim = uint64_t{h.heads} * h.head_dim, kv_dim = uint64_t{h.kv_heads} * h.head_dim;
