@@ -7,6 +7,7 @@ bash scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLXCEL_BUILD_TESTS=OFF >/dev/null
 cmake --build build --target mlxcel >&2
 if [ $# -eq 0 ]; then
-  set -- inspect
+  # The main job: print the memory plan, check it against this machine, then generate.
+  set -- generate --estimate-memory --prompt "Once upon a time" --max-tokens 200
 fi
 exec ./build/mlxcel "$@"

@@ -10,6 +10,12 @@ PACKAGES=(
   python3 python3-numpy python3-jinja2
 )
 
+# Node.js + npm run the test-time references from the npm registry (tokenizers.js, the openai
+# client); Debian's packages are used only when the machine has no node of its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
