@@ -124,7 +124,7 @@ MLXCEL_AVX512 void dense_rows(const DenseArgs& a, uint64_t r0, uint64_t r1) {
 // ---- affine rows (matvec) ----
 
 // Bytes ahead of the weight stream to prefetch.
-constexpr int kPrefetch = 1024;
+constexpr int kPrefetch = 4096;
 
 // Lane factors for one 64-element chunk of an 8-bit row from per-group factors f (f[g] =
 // scale_g * d_g) of the chunk's block. Lane l of the int32 dot covers elements 4l..4l+3.
