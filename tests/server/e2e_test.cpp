@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "runtime/generate.h"
 #include "server/runtime_engine.h"
 #include "server_fixture.h"
+#include "support/test_paths.h"
 
 namespace mlxcel::server::test {
 namespace {
@@ -131,6 +133,54 @@ TEST_F(E2eTest, ChatUsesTheFallbackTemplate) {
   EXPECT_EQ(j["usage"]["prompt_tokens"],
             tok.encode(rendered, EncodeOptions{.add_special = false}).size());
   EXPECT_NE(rendered.find("User: Tell a story"), std::string::npos) << rendered;
+}
+
+TEST(E2eTemplate, ModelChatTemplateRendersAndItsRaiseIsA400) {
+  // stories260K plus a Jinja chat template that writes BOS itself and refuses system messages.
+  mlxcel::test::TempDir dir;
+  for (const auto& entry : std::filesystem::directory_iterator(kModelDir)) {
+    std::filesystem::copy_file(entry.path(), dir.path() / entry.path().filename());
+  }
+  std::ofstream(dir.file("chat_template.jinja"))
+      << "{% for m in messages %}{% if m.role == 'system' %}"
+         "{{ raise_exception('System messages are not supported') }}{% endif %}"
+         "{{ bos_token + '[' + m.role + '] ' + m.content + '\\n' }}{% endfor %}"
+         "{% if add_generation_prompt %}{{ '[assistant]' }}{% endif %}";
+  const ModelSpec spec = load_model_spec(dir.path().string());
+  runtime::LoadOptions lo;
+  lo.run = small_run(spec, 1);
+  lo.progress = false;
+  RuntimeEngine engine(spec, lo, "templated");
+  EXPECT_FALSE(engine.chat_template().fallback);
+
+  const json messages = json::array({{{"role", "user"}, {"content", "Hi"}}});
+  const ChatPrompt p = engine.render_chat(messages);
+  EXPECT_EQ(p.text, "<s>[user] Hi\n[assistant]");
+  EXPECT_FALSE(p.add_special);
+  // "<s>" written by the template is the BOS token (id 1), not text.
+  const std::vector<int32_t> ids = engine.tokenize(p.text, p.add_special);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], 1);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 1), 1);
+
+  RunningServer server(engine);
+  auto c = server.client();
+  auto ok = c.Post("/v1/chat/completions",
+                   json({{"messages", messages}, {"max_tokens", 4}}).dump(), "application/json");
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(json::parse(ok->body)["usage"]["prompt_tokens"], ids.size());
+  auto refused = c.Post(
+      "/v1/chat/completions",
+      json({{"messages", {{{"role", "system"}, {"content", "x"}}, {{"role", "user"}, {"content", "y"}}}}})
+          .dump(),
+      "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  const json e = json::parse(refused->body)["error"];
+  EXPECT_EQ(e["code"], "invalid_messages");
+  EXPECT_EQ(e["message"],
+            "the chat template rejected the messages: System messages are not supported");
 }
 
 TEST_F(E2eTest, KvPoolIsThePlansAndFillsWhileGenerating) {
