@@ -42,7 +42,8 @@ GenerateResult generate(Model& model, const Tokenizer& tokenizer, std::span<cons
   }
   const std::vector<int32_t> stops = options.stop_at_eos ? stop_tokens(model, tokenizer) : std::vector<int32_t>{};
   Sampler sampler(options.sampler);
-  StreamDecoder stream = tokenizer.stream_decoder({.skip_special = true});
+  // The prompt is the decoder's context, so the first generated piece keeps its leading space.
+  StreamDecoder stream = tokenizer.stream_decoder({.skip_special = true}, prompt);
   GenerateResult res;
   res.prompt_tokens = prompt.size();
   std::vector<int32_t> history(prompt.begin(), prompt.end());
