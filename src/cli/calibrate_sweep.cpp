@@ -26,17 +26,20 @@ struct Shape {
   bool tied;
 };
 
-// Llama and qwen3 (per-head q/k norm) shapes from ~10 MB to ~540 MB in bf16. They are not the
+// Llama and qwen3 (per-head q/k norm) shapes from ~10 MB to ~1.3 GB in bf16. They are not the
 // shapes of bench/estimate_accuracy, so the accuracy table is measured on points the fit never saw.
 //   llama-5M:  emb 4096x256 (untied: x2) + 4 layers x (attn 256x256x2 + 256x128x2, mlp 3x256x768)
 //   llama-87M: emb 32000x512 (tied) + 24 layers x (attn 512x512x2 + 512x256x2, mlp 3x512x1408)
 //   qwen3-270M: emb 65536x1024 (untied: x2) + 12 layers x (attn 1024x1024x2 + 1024x256x2,
 //               mlp 3x1024x2816)
+//   llama-650M: emb 50000x2048 (untied: x2) + 10 layers x (attn 2048x2048x2 + 2048x512x2,
+//               mlp 3x2048x5632): 1.3 GB in bf16
 constexpr Shape kTiny{"llama-5M", "LlamaForCausalLM", "llama", 256, 768, 4, 4, 2, 64, 4096, false};
 constexpr Shape kShapes[] = {
     kTiny,
     {"llama-87M", "LlamaForCausalLM", "llama", 512, 1408, 24, 8, 4, 64, 32000, true},
     {"qwen3-270M", "Qwen3ForCausalLM", "qwen3", 1024, 2816, 12, 16, 4, 64, 65536, false},
+    {"llama-650M", "LlamaForCausalLM", "llama", 2048, 5632, 10, 16, 4, 128, 50000, false},
 };
 
 nlohmann::json shape_config(const Shape& s) {

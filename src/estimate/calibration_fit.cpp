@@ -66,7 +66,11 @@ double relative(uint64_t estimate, uint64_t measured) {
   return (static_cast<double>(estimate) - static_cast<double>(measured)) / static_cast<double>(measured);
 }
 
-double ceil_to(double v, double step) { return std::ceil(v / step - 1e-9) * step; }
+// v rounded up to a multiple of step; never -0 (a profile printing "-0.0" would be refused).
+double ceil_to(double v, double step) {
+  double r = std::ceil(v / step - 1e-9) * step;
+  return r > 0 ? r : 0.0;
+}
 
 void check_samples(const std::vector<CalibrationSample>& samples) {
   if (samples.size() < 5)
