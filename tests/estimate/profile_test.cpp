@@ -59,10 +59,10 @@ TEST(CalibrationProfile, LoadsAllCoefficients) {
   EXPECT_DOUBLE_EQ(p.margin, 0.03);
 }
 
-TEST(CalibrationProfile, ShippedDefaultSaysItIsUncalibrated) {
+TEST(CalibrationProfile, ShippedDefaultIsCalibratedByTheCalibrateCommand) {
   const CalibrationProfile& p = default_calibration_profile();
-  EXPECT_FALSE(p.calibrated);
-  EXPECT_NE(p.provenance.find("UNCALIBRATED"), std::string::npos);
+  EXPECT_TRUE(p.calibrated);
+  EXPECT_NE(p.provenance.find("by mlxcel calibrate"), std::string::npos) << p.provenance;
   EXPECT_NE(p.path.find("profiles/cpu-default.json"), std::string::npos);
   EXPECT_GE(p.base_bytes, 3732u * 1024);  // at least the measured `mlxcel --version` VmHWM
 }
