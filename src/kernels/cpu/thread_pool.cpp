@@ -1,6 +1,6 @@
 // Persistent thread pool behind parallel_for and every multi-threaded kernel. A job is a number of
 // chunks claimed from one atomic word (job generation | chunk count | next chunk); the caller's
-// thread works too. Workers spin on that word for a short while after each job (kernels come
+// thread works too. Workers spin on that word for 100 us after each job (kernels come
 // back to back during a forward pass and waking a sleeping thread costs tens of microseconds),
 // then sleep on a condition variable.
 #include <immintrin.h>
@@ -20,7 +20,7 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 namespace mlxcel::kernels {
 namespace {
 
-constexpr auto kSpin = std::chrono::microseconds(2000);
+constexpr auto kSpin = std::chrono::microseconds(100);
 
 // job word: generation in bits 32..63, chunk count in 16..31, next chunk in 0..15
 constexpr uint64_t gen_of(uint64_t w) { return w >> 32; }
