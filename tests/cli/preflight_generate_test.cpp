@@ -1,9 +1,8 @@
 // End to end: the memory preflight, the memory limit guard, --recommend-quant and the post-load
 // validation of `mlxcel generate`, through the real binary on a small random-weight model.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <cmath>
 #include <filesystem>
 
 #include "cli/cli_util.h"
@@ -209,4 +208,45 @@ TEST_F(GeneratePreflight, MissingCalibrationProfileIsAnIoError) {
   CliResult r = run_mlxcel({"generate", model(), "--calibration", stats.file("nope.json")});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(contains(r.err, "cannot open calibration profile")) << r.err;
+}
+
+TEST_F(GeneratePreflight, LargestContextInspectAllowsRunsUnderThatLimitAndTenPercentMoreIsRefused) {
+  // With the shipped (calibrated) profile: a limit a little above the plan at 600 tokens, the
+  // largest context inspect says fits under it, then generate under that very limit.
+  auto inspect = [](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"inspect", model(), "--threads", "2", "--json"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    CliResult r = run_mlxcel(a);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out);
+  };
+  const uint64_t limit = inspect({"--max-tokens", "600"})["total_bytes"].get<uint64_t>() + 1000;
+  const json plan = inspect({"--memory-budget", std::to_string(limit)});
+  const uint64_t c = plan["max_context"]["tokens"].get<uint64_t>();
+  ASSERT_GE(c, 600u);
+  ASSERT_LT(c, 700u);
+  ASSERT_LE(plan["max_context"]["total_bytes_at_tokens"].get<uint64_t>(), limit);
+
+  auto run = [&](uint64_t context, const std::string& stats_path) {
+    return run_mlxcel({"generate", model(), "--prompt", "Hello", "--max-tokens", "4", "--threads", "2", "--ctx-size",
+                       std::to_string(context), "--memory-limit", std::to_string(limit), "--no-echo", "--json-stats",
+                       stats_path});
+  };
+  CliResult ok = run(c, stats.file("stats.json"));
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  json j = stats_file();
+  EXPECT_EQ(j["run"]["context"], c);
+  EXPECT_EQ(j["memory_limit"]["bytes"], limit);
+  EXPECT_EQ(j["memory_limit"]["source"], "--memory-limit");
+  EXPECT_LE(j["after_run"]["allocator_peak_bytes"].get<uint64_t>(), limit);
+#if !defined(__SANITIZE_ADDRESS__) && defined(NDEBUG)
+  // Only a release build's process is what the shipped profile was calibrated on.
+  EXPECT_LE(j["after_run"]["rss_peak_bytes"].get<uint64_t>(), limit);
+#endif
+
+  const uint64_t more = (c * 11 + 9) / 10;  // 10% more, rounded up
+  CliResult refused = run(more, stats.file("refused.json"));
+  EXPECT_EQ(refused.code, 3) << refused.err;
+  EXPECT_TRUE(contains(refused.err, fmt::format("({} B) from --memory-limit", limit))) << refused.err;
+  EXPECT_TRUE(contains(refused.err, fmt::format("--ctx-size {} ", c))) << refused.err;  // the same answer
 }
