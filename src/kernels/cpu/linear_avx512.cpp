@@ -82,34 +82,91 @@ MLXCEL_AVX512_INLINE __m512 wload(const void* base, uint64_t i) {
   else return load16(static_cast<const uint16_t*>(base) + i, KIND);
 }
 
+// Rows for M (2..4) activation rows at once: each 16 weights are loaded and widened once and
+// used for all M rows (a small batch would otherwise widen every weight M times).
+template <int KIND, int M>
+MLXCEL_AVX512 void dense_rows_multi(const DenseArgs& a, uint64_t r0, uint64_t r1, uint64_t m0) {
+  const Weight& w = *a.w;
+  const uint64_t c = w.cols;
+  const uint64_t esize = KIND == 0 ? 4 : 2;
+  const uint64_t c16 = c / 16 * 16;
+  const float* x[M];
+  for (int j = 0; j < M; ++j) x[j] = a.x + (m0 + j) * a.x_stride;
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const uint8_t*>(w.data) + r * c * esize;
+    // two accumulators per activation row: the FMA latency would bound one chain per row
+    __m512 acc[M], acc2[M];
+    for (int j = 0; j < M; ++j) acc[j] = acc2[j] = _mm512_setzero_ps();
+    const uint64_t c32 = c / 32 * 32;
+    uint64_t i = 0;
+    for (; i < c32; i += 32) {
+      const __m512 w0 = wload<KIND>(row, i), w1 = wload<KIND>(row, i + 16);
+      for (int j = 0; j < M; ++j) {
+        acc[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x[j] + i), acc[j]);
+        acc2[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x[j] + i + 16), acc2[j]);
+      }
+    }
+    for (; i < c16; i += 16) {
+      const __m512 wv = wload<KIND>(row, i);
+      for (int j = 0; j < M; ++j) acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + i), acc[j]);
+    }
+    if (i < c) {
+      const uint32_t n = static_cast<uint32_t>(c - i);
+      const __mmask16 mk = static_cast<__mmask16>((1u << n) - 1);
+      const __m512 wv = load16_tail(row + i * esize, KIND, n);
+      for (int j = 0; j < M; ++j) acc[j] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, x[j] + i), acc[j]);
+    }
+    for (int j = 0; j < M; ++j) {
+      const float v = hsum(_mm512_add_ps(acc[j], acc2[j]));
+      float* out = a.y + (m0 + j) * a.y_stride + r;
+      *out = a.accumulate ? *out + v : v;
+    }
+  }
+}
+
 template <int KIND>
 MLXCEL_AVX512 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
   const Weight& w = *a.w;
   const uint64_t c = w.cols;
   const uint64_t esize = KIND == 0 ? 4 : 2;
   const uint64_t c64 = c / 64 * 64, c16 = c / 16 * 16;
+  if (a.n > 1) {
+    // Several rows per pass over the weights, a block of rows at a time (kept in L1/L2 between
+    // passes).
+    constexpr uint64_t kRowBlock = 16;
+    for (uint64_t rb = r0; rb < r1; rb += kRowBlock) {
+      const uint64_t re = std::min(r1, rb + kRowBlock);
+      uint64_t m = 0;
+      for (; m + 4 <= a.n; m += 4) dense_rows_multi<KIND, 4>(a, rb, re, m);
+      switch (a.n - m) {
+        case 3: dense_rows_multi<KIND, 3>(a, rb, re, m); break;
+        case 2: dense_rows_multi<KIND, 2>(a, rb, re, m); break;
+        case 1: dense_rows_multi<KIND, 1>(a, rb, re, m); break;
+        default: break;
+      }
+    }
+    return;
+  }
   for (uint64_t r = r0; r < r1; ++r) {
     const auto* row = static_cast<const uint8_t*>(w.data) + r * c * esize;
-    for (uint64_t m = 0; m < a.n; ++m) {
-      const float* x = a.x + m * a.x_stride;
-      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-      uint64_t i = 0;
-      for (; i < c64; i += 64) {
-        s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
-        s1 = _mm512_fmadd_ps(wload<KIND>(row, i + 16), _mm512_loadu_ps(x + i + 16), s1);
-        s2 = _mm512_fmadd_ps(wload<KIND>(row, i + 32), _mm512_loadu_ps(x + i + 32), s2);
-        s3 = _mm512_fmadd_ps(wload<KIND>(row, i + 48), _mm512_loadu_ps(x + i + 48), s3);
-      }
-      for (; i < c16; i += 16) s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
-      if (i < c) {
-        const uint32_t n = static_cast<uint32_t>(c - i);
-        const __mmask16 mk = static_cast<__mmask16>((1u << n) - 1);
-        s1 = _mm512_fmadd_ps(load16_tail(row + i * esize, KIND, n), _mm512_maskz_loadu_ps(mk, x + i), s1);
-      }
-      const float v = hsum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-      float* out = a.y + m * a.y_stride + r;
-      *out = a.accumulate ? *out + v : v;
+    const float* x = a.x;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    uint64_t i = 0;
+    for (; i < c64; i += 64) {
+      s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
+      s1 = _mm512_fmadd_ps(wload<KIND>(row, i + 16), _mm512_loadu_ps(x + i + 16), s1);
+      s2 = _mm512_fmadd_ps(wload<KIND>(row, i + 32), _mm512_loadu_ps(x + i + 32), s2);
+      s3 = _mm512_fmadd_ps(wload<KIND>(row, i + 48), _mm512_loadu_ps(x + i + 48), s3);
     }
+    for (; i < c16; i += 16) s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
+    if (i < c) {
+      const uint32_t n = static_cast<uint32_t>(c - i);
+      const __mmask16 mk = static_cast<__mmask16>((1u << n) - 1);
+      s1 = _mm512_fmadd_ps(load16_tail(row + i * esize, KIND, n), _mm512_maskz_loadu_ps(mk, x + i), s1);
+    }
+    const float v = hsum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    float* out = a.y + r;
+    *out = a.accumulate ? *out + v : v;
   }
 }
 
