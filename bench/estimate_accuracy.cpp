@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/calibrate_sweep.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/size.h"
 #include "runtime/random_model.h"
@@ -66,31 +67,6 @@ const std::vector<uint64_t> kContexts = {512, 4096, 16384};
 const std::vector<std::string> kCacheTypes = {"f16", "q8_0"};
 constexpr const char* kPrompt = "Memory accuracy run: a short prompt.";
 constexpr int kNewTokens = 4;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
-
-int run_child(const std::vector<std::string>& args, const fs::path& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -2;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -3;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 std::string first_field(const std::string& path, const std::string& key) {
   std::ifstream in(path);
@@ -180,7 +156,7 @@ int main(int argc, char** argv) {
     for (const Format& f : kFormats) {
       const fs::path dir = fs::path(models) / fmt::format("{}-{}", arch.name, f.name);
       if (!fs::exists(dir / "config.json") || !fs::exists(dir / "model.safetensors")) {
-        json config = json::parse(read_file(fs::path(configs) / arch.config / "config.json"));
+        json config = json::parse(mlxcel::cli::read_whole_file(fs::path(configs) / arch.config / "config.json"));
         runtime::RandomModelOptions r;
         r.dtype = DType::BF16;
         r.bits = f.bits;
@@ -203,10 +179,14 @@ int main(int argc, char** argv) {
             args.push_back(calibration);
           }
           fs::remove(stats);
-          const int code = run_child(args, log);
+          int code = -2;  // -2: the run could not be started
+          try {
+            code = mlxcel::cli::run_measured_child(args, log);
+          } catch (const mlxcel::IoError&) {
+          }
           ++rows;
           json j;
-          if (code == 0) j = json::parse(read_file(stats), nullptr, false);
+          if (code == 0) j = json::parse(mlxcel::cli::read_whole_file(stats), nullptr, false);
           if (code != 0 || j.is_discarded() || !j.contains("after_run") || j["after_run"].is_null()) {
             ++run_fail;
             fmt::print("| {} | {} | {} | {} | run failed (exit {}): {} |\n", arch.name, f.name, ctx, kv, code,

@@ -53,33 +53,6 @@ std::string self_exe() {
   return p.string();
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream b;
-  b << in.rdbuf();
-  return b.str();
-}
-
-// Runs argv with stdout to /dev/null and stderr to `log`; returns the exit status (-1: signal).
-int run_child(const std::vector<std::string>& args, const fs::path& log) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw IoError("calibrate", fmt::format("cannot start a measured run ({}, posix_spawn, {})", args[0], rc));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw IoError("calibrate", "lost a measured run (waitpid)");
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::string first_line_of(const std::string& path, const std::string& key) {
   std::ifstream in(path);
   std::string line;
@@ -127,7 +100,7 @@ bool build_is_measurable() {
 }
 
 std::string command_line() {
-  std::string raw = read_file("/proc/self/cmdline");
+  std::string raw = read_whole_file("/proc/self/cmdline");
   std::string out;
   for (char c : raw) out += c == '\0' ? ' ' : c;
   while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -199,11 +172,11 @@ int run_calibrate(const CalibrateOptions& o) {
                                        std::string(kv_cache_type_name(sp.cache)), "--cache-type-v",
                                        std::string(kv_cache_type_name(sp.cache)), "--json-stats", stats_path.string(),
                                        "--force", "--no-echo"};
-      const int code = run_child(args, log_path);
+      const int code = run_measured_child(args, log_path);
       json stats;
       if (code == 0) {
         try {
-          stats = json::parse(read_file(stats_path));
+          stats = json::parse(read_whole_file(stats_path));
         } catch (const json::exception&) {
         }
       }

@@ -55,4 +55,11 @@ std::vector<SweepModel> prepare_given_models(const std::vector<std::string>& mod
 // types varied together so the fit can tell the coefficients apart.
 std::vector<SweepPoint> sweep_points(bool quick);
 
+// A whole file as a string (stats JSON, /proc files); "" when it cannot be read.
+std::string read_whole_file(const std::filesystem::path& p);
+
+// Runs argv (argv[0] an absolute path) with stdout to /dev/null and stderr to `log`, waits, and
+// returns its exit status (-1: killed by a signal). IoError when it cannot be started or waited for.
+int run_measured_child(const std::vector<std::string>& args, const std::filesystem::path& log);
+
 }  // namespace mlxcel::cli
