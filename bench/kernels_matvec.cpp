@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <chrono>
@@ -31,7 +32,13 @@ struct Buf {
   std::byte* p = nullptr;
   size_t n = 0;
   explicit Buf(size_t bytes) : n(bytes) {
-    p = static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    // 2 MiB aligned and advised for transparent huge pages when MLXCEL_BENCH_THP is set (the
+    // hardware prefetchers stop at 4 KiB page boundaries; THP here is "madvise").
+    const bool thp = std::getenv("MLXCEL_BENCH_THP") != nullptr;
+    const size_t align = thp ? (2u << 20) : 64;
+    const size_t size = (bytes + align - 1) / align * align;
+    p = static_cast<std::byte*>(std::aligned_alloc(align, size));
+    if (thp) madvise(p, size, MADV_HUGEPAGE);
     std::memset(p, 0, bytes);
   }
   ~Buf() { std::free(p); }

@@ -30,6 +30,17 @@ uint64_t act_bytes(const Weight& w, uint64_t n) {
   return align_up(n_pad * w.cols, kAlign) + 3 * align_up(n_pad * groups * 4, kAlign);
 }
 
+// Rows per unit of work for the row kernels: at least 128 KiB of weights per chunk, so a small
+// matrix is not cut into pieces whose hand-over between cores costs more than streaming them.
+constexpr uint64_t kRowChunks = detail::kChunksPerThread;  // chunks per thread, row kernels
+
+uint64_t row_align(const Weight& w) {
+  constexpr uint64_t kMinChunkBytes = 128 << 10;
+  const uint64_t row_bytes = std::max<uint64_t>(1, weight_bytes(w) / w.rows);
+  const uint64_t rows = (kMinChunkBytes + row_bytes - 1) / row_bytes;
+  return std::max<uint64_t>(16, (rows + 15) / 16 * 16);
+}
+
 struct ScratchCursor {
   std::byte* p;
   std::byte* end;
@@ -173,9 +184,10 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
         kt.affine_gemm(args, r0 + b, r0 + e, panels + t * panel_bytes);
       });
     } else {
-      parallel_for(rows, 16, [&](uint64_t b, uint64_t e, uint32_t) {
-        kt.affine_rows(args, r0 + b, r0 + e);
-      });
+      detail::parallel_for_chunks(
+          rows, row_align(w), kRowChunks,
+          [&](uint64_t b, uint64_t e, uint32_t) { kt.affine_rows(args, r0 + b, r0 + e); },
+          detail::matvec_threads());
     }
     return;
   }
@@ -206,9 +218,10 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
     });
     return;
   }
-  parallel_for(rows, 16, [&](uint64_t b, uint64_t e, uint32_t) {
-    kt.dense_rows(args, r0 + b, r0 + e);
-  });
+  detail::parallel_for_chunks(
+      rows, row_align(w), kRowChunks,
+      [&](uint64_t b, uint64_t e, uint32_t) { kt.dense_rows(args, r0 + b, r0 + e); },
+      detail::matvec_threads());
 }
 
 void embedding_row(const Weight& w, uint64_t row, float* out) {

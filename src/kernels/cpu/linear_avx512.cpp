@@ -74,6 +74,10 @@ MLXCEL_AVX512 void quantize_act(const float* x, uint64_t x_stride, const QuantAc
   }
 }
 
+// Bytes ahead of the weight stream the matvec kernels prefetch (measured: ~75% -> ~90% of the
+// single-thread bandwidth for the quantized formats).
+constexpr int kPrefetch = 4096;
+
 // ---- dense rows ----
 
 template <int KIND>
@@ -153,6 +157,14 @@ MLXCEL_AVX512 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     uint64_t i = 0;
     for (; i < c64; i += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + i * esize) + kPrefetch, _MM_HINT_T0);
+      if constexpr (KIND == 0) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + i * esize) + kPrefetch + 64, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + i * esize) + kPrefetch + 128, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + i * esize) + kPrefetch + 192, _MM_HINT_T0);
+      } else {
+        _mm_prefetch(reinterpret_cast<const char*>(row + i * esize) + kPrefetch + 64, _MM_HINT_T0);
+      }
       s0 = _mm512_fmadd_ps(wload<KIND>(row, i), _mm512_loadu_ps(x + i), s0);
       s1 = _mm512_fmadd_ps(wload<KIND>(row, i + 16), _mm512_loadu_ps(x + i + 16), s1);
       s2 = _mm512_fmadd_ps(wload<KIND>(row, i + 32), _mm512_loadu_ps(x + i + 32), s2);
@@ -179,9 +191,6 @@ MLXCEL_AVX512 void dense_rows(const DenseArgs& a, uint64_t r0, uint64_t r1) {
 }
 
 // ---- affine rows (matvec) ----
-
-// Bytes ahead of the weight stream to prefetch.
-constexpr int kPrefetch = 4096;
 
 // Lane factors for one 64-element chunk of an 8-bit row from per-group factors f (f[g] =
 // scale_g * d_g) of the chunk's block. Lane l of the int32 dot covers elements 4l..4l+3.

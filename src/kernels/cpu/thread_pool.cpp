@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -42,7 +43,8 @@ class Pool {
     for (uint32_t i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker(i); });
   }
 
-  void run(uint32_t n_chunks, Task task, void* ctx) {
+  void run(uint32_t n_chunks, Task task, void* ctx, uint32_t threads) {
+    limit_.store(threads, std::memory_order_relaxed);
     // Jobs larger than the word's 16-bit chunk field run in rounds.
     for (uint32_t base = 0; base < n_chunks; base += 0xffff) {
       const uint32_t count = std::min<uint32_t>(0xffff, n_chunks - base);
@@ -89,7 +91,8 @@ class Pool {
       const uint64_t w = wait_for_job(seen);
       if (stop_.load(std::memory_order_acquire)) return;
       seen = gen_of(w);
-      work(seen, index);
+      // limit_ is written before the job word is published (release) and read after it.
+      if (index < limit_.load(std::memory_order_relaxed)) work(seen, index);
     }
   }
 
@@ -135,6 +138,7 @@ class Pool {
   alignas(64) Task task_ = nullptr;
   void* ctx_ = nullptr;
   uint32_t base_ = 0;
+  std::atomic<uint32_t> limit_{0};  // threads that take part in the current job
 };
 
 Pool& pool() {
@@ -154,12 +158,23 @@ void set_num_threads(uint32_t n) {
 uint32_t num_threads() { return pool().size(); }
 
 namespace detail {
-void run_on_pool(uint32_t n_chunks, Task task, void* ctx) {
-  if (pool().size() <= 1) {
+void run_on_pool(uint32_t n_chunks, Task task, void* ctx, uint32_t threads) {
+  if (pool().size() <= 1 || threads <= 1) {
     for (uint32_t c = 0; c < n_chunks; ++c) task(ctx, c, 0);
     return;
   }
-  pool().run(n_chunks, task, ctx);
+  pool().run(n_chunks, task, ctx, threads);
+}
+
+uint32_t matvec_threads() {
+  // MLXCEL_MATVEC_THREADS caps the threads of the bandwidth-bound row kernels (decode): on a
+  // machine where one core already saturates memory, more threads only add hand-over costs.
+  static const uint32_t cap = [] {
+    const char* e = std::getenv("MLXCEL_MATVEC_THREADS");
+    return e != nullptr && *e != 0 ? static_cast<uint32_t>(std::strtoul(e, nullptr, 10)) : 0u;
+  }();
+  const uint32_t n = pool().size();
+  return cap == 0 ? n : std::min(cap, n);
 }
 }  // namespace detail
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 namespace mlxcel::kernels {
 
@@ -11,23 +12,42 @@ namespace detail {
 // claim chunks from a shared counter, so a thread the OS has descheduled delays at most the
 // chunk it holds (the caller's thread keeps claiming). Returns when all chunks are done.
 void run_on_pool(uint32_t n_chunks, void (*task)(void* ctx, uint32_t chunk, uint32_t thread),
-                 void* ctx);
+                 void* ctx, uint32_t threads);
+// Threads for bandwidth-bound row kernels: num_threads(), capped by env MLXCEL_MATVEC_THREADS.
+uint32_t matvec_threads();
 
 // Chunks per thread for dynamic scheduling.
 constexpr uint64_t kChunksPerThread = 4;
 }  // namespace detail
 
+namespace detail {
+// parallel_for with a chosen number of chunks per thread (1 = a static split: no claiming
+// traffic and no imbalance from chunk granularity, for bandwidth-bound kernels).
+// At most max_threads threads take part (0 = all).
+template <class F>
+void parallel_for_chunks(uint64_t n, uint64_t align, uint64_t chunks_per_thread, F&& fn,
+                         uint32_t max_threads = 0);
+}  // namespace detail
+
 template <class F>
 void parallel_for(uint64_t n, uint64_t align, F&& fn) {
+  detail::parallel_for_chunks(n, align, detail::kChunksPerThread, std::forward<F>(fn));
+}
+
+template <class F>
+void detail::parallel_for_chunks(uint64_t n, uint64_t align, uint64_t chunks_per_thread, F&& fn,
+                                 uint32_t max_threads) {
   if (n == 0) return;
   if (align == 0) align = 1;
-  const uint32_t threads = num_threads();
+  if (chunks_per_thread == 0) chunks_per_thread = 1;
+  uint32_t threads = num_threads();
+  if (max_threads != 0 && max_threads < threads) threads = max_threads;
   const uint64_t units = (n + align - 1) / align;
   if (threads <= 1 || units <= 1) {
     fn(uint64_t{0}, n, uint32_t{0});
     return;
   }
-  uint64_t per = (units + threads * detail::kChunksPerThread - 1) / (threads * detail::kChunksPerThread);
+  uint64_t per = (units + threads * chunks_per_thread - 1) / (threads * chunks_per_thread);
   if (per == 0) per = 1;
   const uint64_t chunk = per * align;
   const uint64_t n_chunks = (n + chunk - 1) / chunk;
@@ -41,7 +61,7 @@ void parallel_for(uint64_t n, uint64_t align, F&& fn) {
     const uint64_t e = b + x->chunk < x->n ? b + x->chunk : x->n;
     (*x->fn)(b, e, t);
   };
-  detail::run_on_pool(static_cast<uint32_t>(n_chunks), task, &ctx);
+  detail::run_on_pool(static_cast<uint32_t>(n_chunks), task, &ctx, threads);
 }
 
 }  // namespace mlxcel::kernels
