@@ -101,8 +101,10 @@ TEST(Linear, AffineFormatsAllIsas) {
       for (uint32_t bits : {4u, 8u}) {
         for (uint32_t group : {32u, 64u, 128u}) {
           for (DType sdt : {DType::F16, DType::BF16}) {
-            // cols: 2 groups, and for g32/64 a length with a 32-element tail after 64-chunks
-            for (uint64_t cols : {uint64_t{2} * group, group == 128 ? uint64_t{384} : uint64_t{224}}) {
+            // cols: 2 groups, for g32/64 a length with a 32-element tail after 64-chunks, and
+            // 1152 (more than one 16-group factor block for every group size)
+            for (uint64_t cols : {uint64_t{2} * group, group == 128 ? uint64_t{384} : uint64_t{224},
+                                  uint64_t{1152}}) {
               if (cols % group) continue;
               const TestWeight tw = make_affine(rng, bits, group, sdt, 45, cols);
               for (uint64_t n : kNs) {
