@@ -4,7 +4,7 @@
 // JSON line per format; passes or fails nothing.
 //
 //   bench_decode_prefill [--threads N] [--prompt N] [--decode N] [--formats bf16,q8,q4]
-//                        [--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB]
+//                        [--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,6 +28,7 @@
 #include "mlxcel/size.h"
 #include "runtime/model.h"
 #include "runtime/random_model.h"
+#include "bandwidth.h"
 
 using namespace mlxcel;
 namespace fs = std::filesystem;
@@ -35,49 +36,6 @@ namespace fs = std::filesystem;
 namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  for (size_t i = 0; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_load_ps(a + i), _mm256_load_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 8), _mm256_load_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 16), _mm256_load_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 24), _mm256_load_ps(b + i + 24), s3);
-  }
-  float t[8];
-  _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-
-// Read bandwidth in GB/s: a vectorised dot product over two arrays of `bytes_each`, split over
-// `threads` threads, best of `reps`.
-double measure_bandwidth(uint32_t threads, uint64_t bytes_each, int reps) {
-  const size_t n = bytes_each / 4 / 4096 * 4096;
-  auto* a = static_cast<float*>(std::aligned_alloc(64, n * 4));
-  auto* b = static_cast<float*>(std::aligned_alloc(64, n * 4));
-  for (size_t i = 0; i < n; ++i) a[i] = b[i] = 1.0f;
-  double best = 0;
-  volatile float sink = 0;
-  for (int r = 0; r < reps; ++r) {
-    std::vector<float> part(threads);
-    const double t0 = now();
-    std::vector<std::thread> ts;
-    for (uint32_t t = 0; t < threads; ++t) {
-      ts.emplace_back([&, t] {
-        const size_t lo = n / threads / 32 * 32 * t;
-        const size_t hi = t + 1 == threads ? n : n / threads / 32 * 32 * (t + 1);
-        part[t] = dot_avx2(a + lo, b + lo, hi - lo);
-      });
-    }
-    for (auto& th : ts) th.join();
-    const double dt = now() - t0;
-    for (float p : part) sink = sink + p;
-    best = std::max(best, 2.0 * static_cast<double>(n) * 4 / dt / 1e9);
-  }
-  std::free(a);
-  std::free(b);
-  return best;
-}
 
 struct Args {
   uint32_t threads = 2;
@@ -88,6 +46,7 @@ struct Args {
   uint64_t layers = 0;  // 0: the config's
   std::string dir;
   uint64_t bw_mib = 1024;
+  uint64_t rounds = 4;  // decode rounds, each between two bandwidth measurements
 };
 
 Args parse(int argc, char** argv) {
@@ -108,6 +67,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--layers") a.layers = std::stoull(val());
     else if (k == "--dir") a.dir = val();
     else if (k == "--bw-mib") a.bw_mib = std::stoull(val());
+    else if (k == "--rounds") a.rounds = std::max<uint64_t>(1, std::stoull(val()));
     else if (k == "--formats") {
       a.formats.clear();
       std::stringstream ss(val());
@@ -115,7 +75,7 @@ Args parse(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_decode_prefill [--threads N] [--prompt N] [--decode N] [--formats bf16,q8,q4] "
-                   "[--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB]\n");
+                   "[--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N]\n");
       std::exit(2);
     }
   }
@@ -127,7 +87,15 @@ struct Result {
   uint64_t weight_bytes = 0;
   double bytes_per_token = 0;  // weights + the KV cache read at the mean decode context
   double prefill_tps = 0, decode_tps = 0, roofline = 0;
+  double bandwidth = 0;                  // median over the rounds of max(before, after)
+  double fraction = 0, fraction_lo = 0, fraction_hi = 0;  // median, min, max over the rounds
 };
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
 
 }  // namespace
 
@@ -140,9 +108,11 @@ int main(int argc, char** argv) {
   std::printf("# decode/prefill bench: %s, %u threads, prompt %llu, decode %llu, ISA %s\n", args.config.c_str(),
               args.threads, static_cast<unsigned long long>(args.prompt), static_cast<unsigned long long>(args.decode),
               std::string(kernels::isa_name(kernels::active_isa())).c_str());
-  const double bw_before = measure_bandwidth(args.threads, args.bw_mib << 20, 5);
-  std::printf("# read bandwidth (dot over 2 x %llu MiB, %u threads): %.1f GB/s\n",
-              static_cast<unsigned long long>(args.bw_mib), args.threads, bw_before);
+  bench::BandwidthProbe probe(args.bw_mib << 20);
+  const double bw_first = probe.measure(args.threads, 5);
+  std::printf("# peak read bandwidth (%u threads, %llu MiB, huge pages, prefetching AVX sum): %.1f GB/s\n",
+              args.threads, static_cast<unsigned long long>(probe.bytes() >> 20), bw_first);
+  double bw_peak = bw_first;
 
   std::vector<Result> results;
   for (const std::string& fmt_name : args.formats) {
@@ -184,36 +154,60 @@ int main(int argc, char** argv) {
     std::span<float> logits = m->prefill(0, prompt);
     const double t_prefill = now() - t0;
     int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + 256) - logits.begin());
-    t0 = now();
-    for (uint64_t i = 0; i < args.decode; ++i) {
-      const runtime::DecodeRow row{0, next};
-      logits = m->decode(std::span<const runtime::DecodeRow>(&row, 1));
-      next = static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + 256) - logits.begin());
-    }
-    const double t_decode = now() - t0;
-
+    // Decode in rounds, each between two bandwidth measurements: the host's bandwidth moves while
+    // we run, so each round is compared with the larger of the two readings around it.
     Result r;
     r.format = fmt_name;
     r.weight_bytes = m->plan().weights.total;
     // Per decoded token: every weight once (the tied embedding as lm_head) plus the K and V rows
-    // of the context so far (mean over the decode).
-    const double mean_ctx = static_cast<double>(args.prompt) + static_cast<double>(args.decode) / 2.0;
-    r.bytes_per_token = static_cast<double>(r.weight_bytes) + static_cast<double>(m->plan().kv.bytes_per_token) * mean_ctx;
+    // of the context so far.
+    const double kv_row = static_cast<double>(m->plan().kv.bytes_per_token);
+    auto bytes_at = [&](double ctx) { return static_cast<double>(r.weight_bytes) + kv_row * ctx; };
+    std::vector<double> fractions, bandwidths;
+    double t_decode = 0;
+    uint64_t done = 0;
+    double bw_prev = probe.measure(args.threads, 3);
+    for (uint64_t round = 0; round < args.rounds && done < args.decode; ++round) {
+      const uint64_t n = (args.decode - done + (args.rounds - round) - 1) / (args.rounds - round);
+      t0 = now();
+      for (uint64_t i = 0; i < n; ++i) {
+        const runtime::DecodeRow row{0, next};
+        logits = m->decode(std::span<const runtime::DecodeRow>(&row, 1));
+        next = static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + 256) - logits.begin());
+      }
+      const double dt = now() - t0;
+      const double bw_next = probe.measure(args.threads, 3);
+      const double bw = std::max(bw_prev, bw_next);
+      const double ctx = static_cast<double>(args.prompt + done) + static_cast<double>(n) / 2.0;
+      fractions.push_back(static_cast<double>(n) / dt * bytes_at(ctx) / (bw * 1e9));
+      bandwidths.push_back(bw);
+      bw_peak = std::max({bw_peak, bw_prev, bw_next});
+      bw_prev = bw_next;
+      t_decode += dt;
+      done += n;
+    }
+
+    r.bytes_per_token = bytes_at(static_cast<double>(args.prompt) + static_cast<double>(args.decode) / 2.0);
     r.prefill_tps = static_cast<double>(args.prompt) / t_prefill;
-    r.decode_tps = static_cast<double>(args.decode) / t_decode;
-    r.roofline = bw_before * 1e9 / r.bytes_per_token;
+    r.decode_tps = static_cast<double>(done) / t_decode;
+    r.bandwidth = median(bandwidths);
+    r.roofline = r.bandwidth * 1e9 / r.bytes_per_token;
+    r.fraction = median(fractions);
+    r.fraction_lo = *std::min_element(fractions.begin(), fractions.end());
+    r.fraction_hi = *std::max_element(fractions.begin(), fractions.end());
     results.push_back(r);
     std::fprintf(stderr, "# %s: made in %.1f s, loaded in %.2f s, prefill %.2f s, decode %.2f s\n", fmt_name.c_str(),
                  t_make, t_load, t_prefill, t_decode);
   }
-  const double bw_after = measure_bandwidth(args.threads, args.bw_mib << 20, 5);
-  std::printf("# read bandwidth after the runs: %.1f GB/s (roofline uses the first measurement)\n\n", bw_after);
-
-  std::printf("| format | weights | bytes/token | prefill tok/s | decode tok/s | roofline tok/s | decode / roofline |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("# peak read bandwidth seen in the run: %.1f GB/s\n", bw_peak);
+  std::printf("# bw: median over the decode rounds of the larger reading around each round; decode / roofline:\n"
+              "# median over the rounds of (round tok/s x bytes/token) / its bw, with the range\n\n");
+  std::printf("| format | weights | bytes/token | prefill tok/s | decode tok/s | bw GB/s | roofline tok/s | decode / roofline |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const Result& r : results) {
-    std::printf("| %s | %s | %.3f GB | %.1f | %.2f | %.2f | %.0f%% |\n", r.format.c_str(), format_bytes(r.weight_bytes).c_str(),
-                r.bytes_per_token / 1e9, r.prefill_tps, r.decode_tps, r.roofline, 100.0 * r.decode_tps / r.roofline);
+    std::printf("| %s | %s | %.3f GB | %.1f | %.2f | %.1f | %.2f | %.0f%% (%.0f–%.0f%%) |\n", r.format.c_str(),
+                format_bytes(r.weight_bytes).c_str(), r.bytes_per_token / 1e9, r.prefill_tps, r.decode_tps,
+                r.bandwidth, r.roofline, 100.0 * r.fraction, 100.0 * r.fraction_lo, 100.0 * r.fraction_hi);
   }
   std::printf("\n");
   for (const Result& r : results) {
@@ -221,8 +215,9 @@ int main(int argc, char** argv) {
                         {"prompt_tokens", args.prompt}, {"decode_tokens", args.decode},
                         {"weight_bytes", r.weight_bytes}, {"bytes_per_token", r.bytes_per_token},
                         {"prefill_tokens_per_s", r.prefill_tps}, {"decode_tokens_per_s", r.decode_tps},
-                        {"bandwidth_gb_s", bw_before}, {"bandwidth_after_gb_s", bw_after},
-                        {"roofline_tokens_per_s", r.roofline}, {"decode_fraction_of_roofline", r.decode_tps / r.roofline}};
+                        {"bandwidth_gb_s", r.bandwidth}, {"peak_bandwidth_gb_s", bw_peak},
+                        {"roofline_tokens_per_s", r.roofline}, {"decode_fraction_of_roofline", r.fraction},
+                        {"decode_fraction_min", r.fraction_lo}, {"decode_fraction_max", r.fraction_hi}};
     std::printf("%s\n", j.dump().c_str());
   }
   return 0;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bandwidth.h"
 #include "kernels/cpu/kernels.h"
 
 using namespace mlxcel;
@@ -27,59 +28,23 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// 64-byte aligned, first-touched buffer (pages faulted in before timing).
+// First-touched buffer (pages faulted in before timing), laid out like the runtime's allocator
+// lays out weights: 2 MiB aligned and advised for transparent huge pages from 4 MiB up.
 struct Buf {
   std::byte* p = nullptr;
   size_t n = 0;
   explicit Buf(size_t bytes) : n(bytes) {
-    // 2 MiB aligned and advised for transparent huge pages when MLXCEL_BENCH_THP is set (the
-    // hardware prefetchers stop at 4 KiB page boundaries; THP here is "madvise").
-    const bool thp = std::getenv("MLXCEL_BENCH_THP") != nullptr;
-    const size_t align = thp ? (2u << 20) : 64;
+    const bool huge = bytes >= (size_t{4} << 20);
+    const size_t align = huge ? (size_t{2} << 20) : 64;
     const size_t size = (bytes + align - 1) / align * align;
     p = static_cast<std::byte*>(std::aligned_alloc(align, size));
-    if (thp) madvise(p, size, MADV_HUGEPAGE);
+    if (huge) madvise(p, size, MADV_HUGEPAGE);
     std::memset(p, 0, bytes);
   }
   ~Buf() { std::free(p); }
   Buf(const Buf&) = delete;
   Buf(Buf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr; }
 };
-
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  for (size_t i = 0; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_load_ps(a + i), _mm256_load_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 8), _mm256_load_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 16), _mm256_load_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_load_ps(a + i + 24), _mm256_load_ps(b + i + 24), s3);
-  }
-  __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-  float t[8];
-  _mm256_storeu_ps(t, s);
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-
-// Read bandwidth: a vectorised dot product over two large float arrays on `threads` threads.
-double measure_bandwidth(uint32_t threads, size_t bytes_each, int reps) {
-  const size_t n = bytes_each / 4 / 1024 * 1024;
-  Buf a(n * 4), b(n * 4);
-  auto* fa = reinterpret_cast<float*>(a.p);
-  auto* fb = reinterpret_cast<float*>(b.p);
-  for (size_t i = 0; i < n; i += 1024) fa[i] = fb[i] = 1.0f;
-  set_num_threads(threads);
-  double best = 0;
-  volatile float sink = 0;
-  for (int r = 0; r < reps; ++r) {
-    float parts[64] = {};
-    const double t0 = now();
-    parallel_for(n, 1024, [&](uint64_t s, uint64_t e, uint32_t t) { parts[t] += dot_avx2(fa + s, fb + s, e - s); });
-    const double t1 = now();
-    sink = sink + parts[0];
-    best = std::max(best, 2.0 * n * 4 / (t1 - t0) / 1e9);
-  }
-  return best;
-}
 
 struct MatShape {
   const char* name;
@@ -306,9 +271,10 @@ int main(int argc, char** argv) {
   }
   std::printf("isa: %s (best %s)\n", std::string(isa_name(active_isa())).c_str(),
               std::string(isa_name(best_isa())).c_str());
-  const double bw1 = measure_bandwidth(1, args.bw_mib << 20, args.reps);
-  const double bw2 = measure_bandwidth(2, args.bw_mib << 20, args.reps);
-  std::printf("read bandwidth (dot over 2 x %zu MiB f32): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
+  bench::BandwidthProbe probe(args.bw_mib << 20);
+  const double bw1 = probe.measure(1, args.reps);
+  const double bw2 = probe.measure(2, args.reps);
+  std::printf("peak read bandwidth (%zu MiB, huge pages, prefetching AVX sum): 1 thread %.1f GB/s, 2 threads %.1f GB/s\n",
               args.bw_mib, bw1, bw2);
   set_num_threads(args.threads);
 
@@ -327,11 +293,11 @@ int main(int argc, char** argv) {
     for (const auto& m : models) {
       for (Fmt f : fmts) {
         uint64_t lb = 0, hb = 0;
-        const double bw_before = measure_bandwidth(args.threads, args.bw_mib << 20, 3);
+        const double bw_before = probe.measure(args.threads, 3);
         set_num_threads(args.threads);
         const double g = bench_decode_layer(m, f, args.reps, &lb);
         const double h = bench_decode_head(m, f, args.reps, &hb);
-        const double bw_row = std::max(bw_before, measure_bandwidth(args.threads, args.bw_mib << 20, 3));
+        const double bw_row = std::max(bw_before, probe.measure(args.threads, 3));
         set_num_threads(args.threads);
         const double t_token = m.layers * lb / (g * 1e9) + hb / (h * 1e9);
         std::printf("%-16s %-7s %9.1f %10.1f %9.1f %6.0f%% %10.1f %9.1f %6.0f%% %12.1f\n", m.name,
