@@ -133,6 +133,20 @@ uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads);
 void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std::byte> scratch,
             const LinearOptions& opt = {});
 
+// One output of linear_fused: y[n, w->rows] = x · W^T (y_stride w->rows, no accumulate).
+struct LinearOut {
+  const Weight* w;
+  float* y;
+};
+
+// Several linears over the same x (q/k/v, gate/up) in one pool job: on the matvec path (n below
+// the GEMM threshold) the threads meet once for all of their rows instead of once per weight, and
+// quantized weights of one format share one quantization of x. Weights must have the same cols.
+// Otherwise (GEMM sizes, or weights of different formats) each runs as linear(). scratch: the
+// max of linear_scratch_bytes over the weights.
+void linear_fused(std::span<const LinearOut> outs, const float* x, uint64_t n,
+                  std::span<std::byte> scratch);
+
 // Dequantizes/converts weight row `row` (an embedding lookup) into out[cols].
 void embedding_row(const Weight& w, uint64_t row, float* out);
 

@@ -51,6 +51,34 @@ struct ScratchCursor {
   }
 };
 
+// Quantizes n rows of x (stride xs) for w's format into scratch taken from cur.
+QuantAct quantize_x(const KernelTable& kt, const Weight& w, const float* x, uint64_t xs,
+                    uint64_t n, bool gemm, ScratchCursor& cur) {
+  const uint64_t n_pad = align_up(n, kGemmRowPad);
+  QuantAct a;
+  a.n = n;
+  a.cols = w.cols;
+  a.group = w.group_size;
+  a.groups = w.cols / w.group_size;
+  a.q_stride = w.cols;
+  a.q = reinterpret_cast<int8_t*>(cur.take(n_pad * w.cols));
+  a.d = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
+  a.sx = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
+  a.sq = reinterpret_cast<int32_t*>(cur.take(n_pad * a.groups * 4));
+  auto quant = gemm ? kt.quantize_act_gemm : kt.quantize_act;
+  // The GEMM quantizer also writes the padding rows of the last micro-tile (as zeros).
+  parallel_for(gemm ? n_pad : n, gemm ? 8 : 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
+    quant(x, xs, a, w.bits, m0, m1);
+  });
+  return a;
+}
+
+bool same_format(const Weight& a, const Weight& b) {
+  if (a.cols != b.cols || a.quantized() != b.quantized()) return false;
+  if (!a.quantized()) return true;  // dense rows read x as floats whatever the weight dtype
+  return a.bits == b.bits && a.group_size == b.group_size;
+}
+
 }  // namespace
 
 Weight dense_weight(DType dtype, uint64_t rows, uint64_t cols, const void* data) {
@@ -160,22 +188,7 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
 
   if (w.quantized()) {
     const bool gemm = n >= kGemmMinRows && kt.affine_gemm != nullptr;
-    const uint64_t n_pad = align_up(n, kGemmRowPad);
-    QuantAct a;
-    a.n = n;
-    a.cols = w.cols;
-    a.group = w.group_size;
-    a.groups = w.cols / w.group_size;
-    a.q_stride = w.cols;
-    a.q = reinterpret_cast<int8_t*>(cur.take(n_pad * w.cols));
-    a.d = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
-    a.sx = reinterpret_cast<float*>(cur.take(n_pad * a.groups * 4));
-    a.sq = reinterpret_cast<int32_t*>(cur.take(n_pad * a.groups * 4));
-    auto quant = gemm ? kt.quantize_act_gemm : kt.quantize_act;
-    // The GEMM quantizer also writes the padding rows of the last micro-tile (as zeros).
-    parallel_for(gemm ? n_pad : n, gemm ? 8 : 1, [&](uint64_t m0, uint64_t m1, uint32_t) {
-      quant(x, xs, a, w.bits, m0, m1);
-    });
+    const QuantAct a = quantize_x(kt, w, x, xs, n, gemm, cur);
     AffineArgs args{&w, &a, y, ys, opt.accumulate};
     if (gemm) {
       const uint64_t panel_bytes = align_up(affine_gemm_panel_bytes(w.cols, w.group_size), kAlign);
@@ -253,6 +266,81 @@ void embedding_row(const Weight& w, uint64_t row, float* out) {
       out[j] = s * static_cast<float>(q) + b;
     }
   }
+}
+
+void linear_fused(std::span<const LinearOut> outs, const float* x, uint64_t n,
+                  std::span<std::byte> scratch) {
+  if (outs.empty() || n == 0) return;
+  constexpr uint64_t kMaxChunks = 256;
+  bool fuse = n < kGemmMinRows && outs.size() > 1 && outs.size() <= kMaxChunks;
+  for (const LinearOut& o : outs) {
+    validate_weight(*o.w);
+    if (o.y == nullptr) throw UsageError("kernels", "linear_fused: y is null");
+    fuse = fuse && same_format(*o.w, *outs[0].w);
+  }
+  if (!fuse) {
+    for (const LinearOut& o : outs) linear(*o.w, x, n, o.y, scratch);
+    return;
+  }
+  if (x == nullptr) throw UsageError("kernels", "linear_fused: x is null");
+  const uint32_t threads = num_threads();
+  uint64_t need = 0;
+  for (const LinearOut& o : outs) need = std::max(need, linear_scratch_bytes(*o.w, n, threads));
+  if (scratch.size() < need) {
+    throw UsageError("kernels", "linear_fused: scratch too small (have " +
+                                    std::to_string(scratch.size()) + " bytes, need " +
+                                    std::to_string(need) + ")");
+  }
+  auto base = reinterpret_cast<uintptr_t>(scratch.data());
+  ScratchCursor cur{reinterpret_cast<std::byte*>(align_up(base, kAlign)),
+                    scratch.data() + scratch.size()};
+  const KernelTable& kt = kernel_table();
+  const Weight& w0 = *outs[0].w;
+  QuantAct a;
+  if (w0.quantized()) a = quantize_x(kt, w0, x, w0.cols, n, false, cur);
+
+  // Chunks of about the same bytes over all weights (each at least row_align rows), so the
+  // threads share the whole set as they would share one weight.
+  struct Chunk {
+    uint32_t out;
+    uint64_t r0, r1;
+  };
+  Chunk chunks[kMaxChunks];
+  uint64_t n_chunks = 0, total = 0;
+  for (const LinearOut& o : outs) total += weight_bytes(*o.w);
+  const uint32_t workers = detail::matvec_threads();
+  const uint64_t target = std::max<uint64_t>(total / (uint64_t{workers} * kRowChunks), 1);
+  for (uint32_t j = 0; j < outs.size(); ++j) {
+    const Weight& w = *outs[j].w;
+    const uint64_t row_bytes = std::max<uint64_t>(1, weight_bytes(w) / w.rows);
+    const uint64_t align = row_align(w);
+    uint64_t step = std::max(align, (target / row_bytes + align - 1) / align * align);
+    // Never more chunks than the array holds (only for absurd weight counts).
+    const uint64_t left = kMaxChunks - n_chunks - (outs.size() - 1 - j);
+    if ((w.rows + step - 1) / step > left) step = (w.rows + left - 1) / left;
+    for (uint64_t r = 0; r < w.rows; r += step) chunks[n_chunks++] = {j, r, std::min(w.rows, r + step)};
+  }
+  struct Ctx {
+    const KernelTable* kt;
+    std::span<const LinearOut> outs;
+    const Chunk* chunks;
+    const QuantAct* a;
+    const float* x;
+    uint64_t n;
+  } ctx{&kt, outs, chunks, &a, x, n};
+  auto task = [](void* p, uint32_t c, uint32_t) {
+    const Ctx& k = *static_cast<const Ctx*>(p);
+    const Chunk& ch = k.chunks[c];
+    const LinearOut& o = k.outs[ch.out];
+    if (o.w->quantized()) {
+      const AffineArgs args{o.w, k.a, o.y, o.w->rows, false};
+      k.kt->affine_rows(args, ch.r0, ch.r1);
+    } else {
+      const DenseArgs args{o.w, k.x, o.w->cols, k.n, o.y, o.w->rows, false};
+      k.kt->dense_rows(args, ch.r0, ch.r1);
+    }
+  };
+  detail::run_on_pool(static_cast<uint32_t>(n_chunks), task, &ctx, workers);
 }
 
 }  // namespace mlxcel::kernels
