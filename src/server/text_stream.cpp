@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace mlxcel::server {
 
@@ -15,8 +15,8 @@ TextStream::TextStream(std::vector<std::string> stops) {
 std::string TextStream::push(std::string_view bytes) {
   if (stopped_) return {};
   raw_.append(bytes);
-  const size_t ready = tok::utf8_emittable_prefix(raw_);
-  held_ += tok::utf8_lossy(std::string_view(raw_).substr(0, ready));
+  const size_t ready = utf8_emittable_prefix(raw_);
+  held_ += utf8_lossy(std::string_view(raw_).substr(0, ready));
   raw_.erase(0, ready);
 
   // The earliest stop string wins; text from it on is dropped.
@@ -50,7 +50,7 @@ std::string TextStream::push(std::string_view bytes) {
 std::string TextStream::finish() {
   if (stopped_) return {};
   std::string out = std::move(held_);
-  out += tok::utf8_lossy(raw_);
+  out += utf8_lossy(raw_);
   held_.clear();
   raw_.clear();
   return out;

@@ -1,5 +1,6 @@
 #include "tokenizer/added_tokens.h"
 
+#include "core/utf8.h"
 #include "tokenizer/utf8.h"
 
 namespace mlxcel::tok {

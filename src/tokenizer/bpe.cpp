@@ -5,8 +5,8 @@
 #include <optional>
 #include <queue>
 
+#include "core/utf8.h"
 #include "mlxcel/errors.h"
-#include "tokenizer/utf8.h"
 
 namespace mlxcel::tok {
 

@@ -11,11 +11,11 @@
 #include <algorithm>
 #include <map>
 
+#include "core/utf8.h"
 #include "io/gguf.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace mlxcel {
 
@@ -229,7 +229,7 @@ Tokenizer Tokenizer::from_gguf_metadata(const json& md, const std::string& src) 
         const size_t sp = s.find(' ', 1);  // a token may itself be a space
         if (sp == std::string::npos) {
           fail(fmt::format("merge is not two tokens separated by a space ({}, tokenizer.ggml.merges[{}], value {:?})",
-                           src, i, tok::utf8_lossy(s)));
+                           src, i, utf8_lossy(s)));
         }
         model.add_merge(std::string_view(s).substr(0, sp), std::string_view(s).substr(sp + 1),
                         static_cast<int32_t>(i), src);

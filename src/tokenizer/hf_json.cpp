@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
 
 namespace mlxcel::tok {
 

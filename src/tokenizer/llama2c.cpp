@@ -16,10 +16,10 @@
 #include <sstream>
 
 #include "core/checked.h"
+#include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_data.h"
-#include "tokenizer/utf8.h"
 
 namespace mlxcel {
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cwctype>
 
+#include "core/utf8.h"
 #include "tokenizer/utf8.h"
 
 namespace mlxcel::tok {

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.h"
 #include "mlxcel/errors.h"
-#include "tokenizer/utf8.h"
 
 namespace mlxcel::tok {
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/tokenizer.h"
@@ -92,7 +93,7 @@ Tokenizer Tokenizer::from_tiktoken(const std::string& tokenizer_model_path, cons
     const size_t sp = line.find(' ');
     auto bad = [&](const char* what) {
       return FormatError("tokenizer", fmt::format("{} ({}, line {}, value {:?})", what, tokenizer_model_path, line_no,
-                                                  tok::utf8_lossy(line.substr(0, 120))));
+                                                  utf8_lossy(line.substr(0, 120))));
     };
     if (sp == std::string_view::npos) throw bad("expected \"base64 rank\"");
     const auto raw = base64_decode(line.substr(0, sp));

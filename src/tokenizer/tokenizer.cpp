@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
+#include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/tokenizer_data.h"
-#include "tokenizer/utf8.h"
 
 namespace mlxcel {
 
@@ -75,8 +75,8 @@ Tokenizer::Tokenizer(std::shared_ptr<const TokenizerData> data) : d_(std::move(d
 std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
   const TokenizerData& d = *d_;
   std::string repaired;
-  if (!tok::is_valid_utf8(text)) {
-    repaired = tok::utf8_lossy(text);
+  if (!is_valid_utf8(text)) {
+    repaired = utf8_lossy(text);
     text = repaired;
   }
   std::vector<int32_t> ids;
@@ -122,7 +122,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions&
     if (options.skip_special && d.special[static_cast<size_t>(id)]) continue;
     tokens.push_back(d.id_to_token[static_cast<size_t>(id)]);
   }
-  return tok::utf8_lossy(tok::run_decoders(d.decoders, std::move(tokens), tok::DecodeContext::Whole));
+  return utf8_lossy(tok::run_decoders(d.decoders, std::move(tokens), tok::DecodeContext::Whole));
 }
 
 std::string Tokenizer::token_to_piece(int32_t id) const {
@@ -206,14 +206,14 @@ std::string StreamDecoder::push(int32_t id) {
   pending_ += tok::run_decoders(d.decoders, {d.id_to_token[static_cast<size_t>(id)]},
                                 first_ ? tok::DecodeContext::StreamFirst : tok::DecodeContext::StreamNext);
   first_ = false;
-  const size_t n = tok::utf8_emittable_prefix(pending_);
-  std::string out = tok::utf8_lossy(std::string_view(pending_).substr(0, n));
+  const size_t n = utf8_emittable_prefix(pending_);
+  std::string out = utf8_lossy(std::string_view(pending_).substr(0, n));
   pending_.erase(0, n);
   return out;
 }
 
 std::string StreamDecoder::flush() {
-  std::string out = tok::utf8_lossy(pending_);
+  std::string out = utf8_lossy(pending_);
   pending_.clear();
   first_ = true;
   return out;
