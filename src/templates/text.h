@@ -11,6 +11,8 @@
 
 namespace mlxcel::templates::text {
 
+// Well-formedness is core/utf8.h's; each malformed byte b decodes to U+DC00 + b, and encoding
+// turns U+DC80..U+DCFF back into that single byte.
 std::u32string decode(std::string_view s);
 std::string encode(std::u32string_view s);
 void append_utf8(std::string& out, char32_t cp);
