@@ -5,12 +5,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
 #include "server/api.h"
+#include "server/client_socket.h"
 #include "server/metrics.h"
 #include "server/responses.h"
 #include "server/scheduler.h"
@@ -90,6 +92,15 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Without the socket a non-streamed request cannot be cancelled; say so once, not per request.
+void warn_no_client_socket(const httplib::Request& req) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
+  spdlog::warn("[server] cannot find the socket of a connection ({}:{} -> {}:{}); requests that "
+               "are not streamed run to their end when their client disconnects",
+               req.remote_addr, req.remote_port, req.local_addr, req.local_port);
 }
 
 void write_error(httplib::Response& res, const ApiError& e) {
@@ -345,11 +356,27 @@ struct HttpServer::Impl {
 
     ResponseMeta meta{endpoint, make_response_id(endpoint), unix_now(), engine.model_id()};
     if (!p.stream) {
+      // Nothing is written until the answer is complete, so a client that left is noticed by
+      // looking at its socket between tokens; its sequence is then freed at the next step.
+      const std::optional<ClientSocket> client =
+          ClientSocket::find(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+      if (!client) warn_no_client_socket(req);
       std::string text;
       for (;;) {
         Generation::Update u = gen->wait(kWaitSlice);
         text += u.text;
-        if (!u.finished) continue;
+        if (!u.finished) {
+          if (client && client->closed()) {
+            gen->cancel();
+            spdlog::debug("[server] {} {}: the client closed the connection; generation cancelled "
+                          "after {} tokens",
+                          req.method, req.path, u.completion_tokens);
+            // Nobody reads it; the status shows in mlxcel_requests_total (499, as nginx logs it).
+            throw ApiError(499, "the client closed the connection before the answer was ready",
+                           "client_closed_request");
+          }
+          continue;
+        }
         if (u.reason == FinishReason::Error) {
           throw ApiError(u.error_status, u.error,
                          u.error_status == 503 ? "server_shutting_down" : "generation_failed");

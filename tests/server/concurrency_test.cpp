@@ -1,6 +1,7 @@
 // Scheduling behaviour through HTTP: batched decode, the bounded queue and 503, a disconnected
 // client freeing its sequence, streaming that is not buffered, graceful stop.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <future>
@@ -136,6 +137,93 @@ TEST(Concurrency, DisconnectWhileQueuedLeavesTheQueue) {
   EXPECT_EQ(engine.admitted(), 1u);  // the queued request never reached the engine
   ::close(active);
   EXPECT_TRUE(eventually([&] { return engine.active_slots() == 0; }));
+}
+
+// Without the socket check the request below would hold its sequence for all of its 4000 tokens
+// (at least 4000 x 5 ms = 20 s); the slot must come back within a few steps of the close.
+TEST(Concurrency, DisconnectBeforeANonStreamedAnswerFreesTheSequence) {
+  TestEngineOptions o;
+  o.slots = 1;
+  o.context = 4096;
+  o.step_delay = std::chrono::milliseconds(5);
+  TestEngine engine(o);
+  RunningServer server(engine);
+  auto c = server.client();
+  const uint64_t baseline = active_memory();
+
+  const int fd = raw_post(server.port(), "/v1/completions",
+                          json({{"prompt", "x"}, {"max_tokens", 4000}, {"temperature", 0}}).dump());
+  ASSERT_TRUE(eventually([&] { return engine.active_slots() == 1; }));
+  ::close(fd);
+  EXPECT_TRUE(eventually([&] { return engine.active_slots() == 0; }, 3000));
+  EXPECT_TRUE(eventually([&] { return metric_value(c, "mlxcel_requests_cancelled_total") == 1; }));
+  EXPECT_LT(engine.steps(), 4000u);  // it never reached max_tokens
+  // Counted as 499 (client closed request), not as an answered 200.
+  EXPECT_TRUE(eventually([&] {
+    return metric_value(c, "mlxcel_requests_total{route=\"/v1/completions\",status=\"499\"}") ==
+           1;
+  }));
+  EXPECT_EQ(active_memory(), baseline);  // the sequence's buffers went back
+  auto res = c.Post("/v1/completions", json({{"prompt", "say:next"}}).dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(json::parse(res->body)["choices"][0]["text"], "next");
+  EXPECT_EQ(metric_value(c, "mlxcel_requests_cancelled_total"), 1u);
+}
+
+TEST(Concurrency, DisconnectWhileANonStreamedRequestIsQueuedLeavesTheQueue) {
+  TestEngineOptions o;
+  o.slots = 1;
+  o.context = 4096;
+  o.step_delay = std::chrono::milliseconds(5);
+  TestEngine engine(o);
+  RunningServer server(engine);
+  auto c = server.client();
+
+  const int active = raw_post(server.port(), "/v1/completions", stream_body(4000));
+  ASSERT_TRUE(eventually([&] { return engine.active_slots() == 1; }));
+  const int queued = raw_post(server.port(), "/v1/completions",
+                              json({{"prompt", "x"}, {"max_tokens", 10}}).dump());
+  ASSERT_TRUE(eventually([&] { return metric_value(c, "mlxcel_requests_queued") == 1; }));
+  ::close(queued);
+  EXPECT_TRUE(eventually([&] { return metric_value(c, "mlxcel_requests_queued") == 0; }));
+  EXPECT_TRUE(eventually([&] { return metric_value(c, "mlxcel_requests_cancelled_total") == 1; }));
+  EXPECT_EQ(engine.admitted(), 1u);  // the queued request never reached the engine
+  ::close(active);
+  EXPECT_TRUE(eventually([&] { return engine.active_slots() == 0; }));
+}
+
+// The check must not mistake a client that keeps talking for one that left: a second request
+// sent on the connection while the first is generating (its bytes wait unread in the socket) does
+// not cancel the first, and both get their whole answers.
+TEST(Concurrency, PipelinedNonStreamedRequestsAreBothAnswered) {
+  TestEngineOptions o;
+  o.slots = 1;
+  o.context = 4096;
+  o.step_delay = std::chrono::milliseconds(5);
+  TestEngine engine(o);
+  RunningServer server(engine);
+  auto c = server.client();
+
+  // 40 greedy tokens: "abcdefghij" four times, 40 steps of at least 5 ms.
+  const int fd = raw_post(server.port(), "/v1/completions",
+                          json({{"prompt", "x"}, {"max_tokens", 40}, {"temperature", 0}}).dump());
+  ASSERT_TRUE(eventually([&] { return engine.active_slots() == 1; }));
+  const std::string second = json({{"prompt", "say:two"}}).dump();
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(second.size()) + "\r\n\r\n" + second;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // A response is written only once its generation ended, so when the second one's text is
+  // here neither can be cancelled any more.
+  const std::string replies = read_until(fd, "\"text\":\"two\"", 5000);
+  ::close(fd);
+  EXPECT_NE(replies.find("\"text\":\"abcdefghijabcdefghijabcdefghijabcdefghij\""),
+            std::string::npos)
+      << replies;
+  EXPECT_NE(replies.find("\"text\":\"two\""), std::string::npos) << replies;
+  EXPECT_EQ(metric_value(c, "mlxcel_requests_cancelled_total"), 0u);
 }
 
 TEST(Concurrency, StreamIsNotBufferedEvenWhenTheClientAcceptsGzip) {
