@@ -10,6 +10,7 @@
 #include <map>
 
 #include "core/checked.h"
+#include "core/linear_scratch.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/estimate.h"
 
@@ -189,44 +190,24 @@ AttentionWidths attention_widths(const ModelSpec& spec, const RunConfig& run) {
   return w;
 }
 
-uint64_t align_up(uint64_t v, uint64_t a, std::string_view what) {
-  return mul(add(v, a - 1, what) / a, a, what);
-}
-
-// The matmul kernels' scratch (src/kernels/cpu/linear.cpp, linear_scratch_bytes) for the widest
-// matmul input A at R rows on T threads: 64 B of alignment slack, plus for MLX-quantized weights
-// the int8 activations padded to 16 rows with three f32 arrays per group (scale, sum, ...), and,
-// from 8 rows on, one packed panel per thread (32 weight rows: int8 + two f32 per group); plus for
-// bf16/f16 weights, from 8 rows on, the activations rounded to bf16 (rows padded to 16) and one
-// 64-row f32 panel per thread. Kept equal to the kernels' function by
-// tests/cli/workspace_kernels_test.cpp.
+// The matmul kernels' scratch for the widest matmul input A at R rows on T threads: the formula
+// the kernels use (core/linear_scratch.h) for the weight formats the model holds, the largest of
+// them (an MLX-quantized model may keep some weights in bf16). Only 64 B of alignment slack when
+// all weights are f32. tests/cli/workspace_kernels_test.cpp holds it equal to the kernels' ask.
 uint64_t matmul_scratch_bytes(const ModelSpec& spec, uint64_t R, uint64_t A, uint64_t T) {
-  constexpr uint64_t kAlign = 64, kRowPad = 16, kGemmMinRows = 8, kPanelRows = 32,
-                     kDensePanelRows = 64;
-  const std::string_view what = "workspace matmul_scratch";
-  uint64_t quantized = 0;
+  uint64_t bytes = linear_kernel_scratch_bytes(DType::F32, A, 0, R, T);
   if (spec.quant.method == QuantMethod::Mlx) {
-    const uint64_t g = spec.quant.group_size;
+    const uint32_t g = spec.quant.group_size;
     if (g == 0)
       throw ConfigError("estimate", "MLX-quantized model without a group size (quantization, "
                                     "group_size, 0)");
-    const uint64_t groups = (A + g - 1) / g;
-    const uint64_t n_pad = align_up(R, kRowPad, what);
-    quantized = add(align_up(mul(n_pad, A, what), kAlign, what),
-                    mul(3, align_up(mul3(n_pad, groups, 4, what), kAlign, what), what), what);
-    if (R >= kGemmMinRows) {
-      uint64_t panel = add(mul(kPanelRows, A, what), mul3(2 * kPanelRows, groups, 4, what), what);
-      quantized = add(quantized, mul(T, align_up(panel, kAlign, what), what), what);
-    }
+    bytes = std::max(bytes, linear_kernel_scratch_bytes(DType::U32, A, g, R, T));
   }
-  uint64_t dense = 0;
   const bool half_weights = std::any_of(spec.tensors.begin(), spec.tensors.end(), [](const auto& t) {
     return t.shape.size() >= 2 && (t.dtype == DType::BF16 || t.dtype == DType::F16);
   });
-  if (half_weights && R >= kGemmMinRows)
-    dense = add(align_up(mul3(align_up(R, kRowPad, what), A, 2, what), kAlign, what),  // x as bf16
-                mul(T, align_up(mul3(kDensePanelRows, A, 4, what), kAlign, what), what), what);
-  return add(kAlign, std::max(quantized, dense), what);
+  if (half_weights) bytes = std::max(bytes, linear_kernel_scratch_bytes(DType::BF16, A, 0, R, T));
+  return bytes;
 }
 
 WorkspacePlan plan_workspace(const ModelSpec& spec, const RunConfig& run,

@@ -1,7 +1,8 @@
 // The plan's matmul_scratch buffer must equal what the matmul kernels ask for
 // (kernels::linear_scratch_bytes) for the widest matmul input: the runtime allocates exactly the
-// plan and hands this buffer to the kernels. This test lives with the CLI because it is the one
-// test binary that links both the estimator and the kernels.
+// plan and hands this buffer to the kernels. Both evaluate core/linear_scratch.h; this holds the
+// plan's choice of width, rows and weight formats to the kernels' call. It lives with the CLI
+// because that is the one test binary that links both the estimator and the kernels.
 #include <gtest/gtest.h>
 
 #include <map>
