@@ -469,4 +469,17 @@ std::vector<std::string> supported_architectures() {
   return out;
 }
 
+bool has_forward_pass(std::string_view architecture) {
+  for (const auto& f : arch::families())
+    if (f.name == architecture) return f.runnable;
+  return false;
+}
+
+std::vector<std::string> runnable_architectures() {
+  std::vector<std::string> out;
+  for (const auto& f : arch::families())
+    if (f.runnable) out.emplace_back(f.name);
+  return out;
+}
+
 }  // namespace mlxcel

@@ -101,21 +101,26 @@ Family phi3() {
 }  // namespace
 
 void add_dense_families(std::vector<Family>& out) {
-  out.push_back(llama_like("llama", {"llama", "smollm3"}));
+  Family llama = llama_like("llama", {"llama", "smollm3"});
+  llama.runnable = true;
+  out.push_back(std::move(llama));
 
   Family mistral = llama_like("mistral", {"mistral"});
   mistral.sliding = SlidingRule::AllLayers;
+  mistral.runnable = true;
   out.push_back(std::move(mistral));
 
   Family qwen2 = llama_like("qwen2", {"qwen2"});
   qwen2.qkv_bias = true;
   qwen2.sliding = SlidingRule::Qwen;
+  qwen2.runnable = true;
   out.push_back(std::move(qwen2));
 
   Family qwen3 = llama_like("qwen3", {"qwen3"});
   qwen3.qk_norm = true;
   qwen3.sliding = SlidingRule::Qwen;
   qwen3.fp8_scales_float = true;
+  qwen3.runnable = true;
   out.push_back(std::move(qwen3));
 
   Family gemma = llama_like("gemma", {"gemma"});

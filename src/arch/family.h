@@ -117,6 +117,10 @@ struct Family {
   bool qk_norm = false;            // per-head q/k RMSNorm weights (Qwen3, Gemma 3)
   bool fp8_scales_float = false;   // FP8 block scales stored in the model dtype (Qwen), else F32
   uint32_t mlx_router_bits = 0;    // mlx-lm quant_predicate: routers at 8 bits when converting
+  // src/runtime implements this family's forward pass (the Llama block with optional q/k/v bias,
+  // per-head q/k RMSNorm and sliding windows). Other families differ in ways their tensors do
+  // not show (Gemma's (1 + w) norms and scaled embeddings...), so the loader refuses them.
+  bool runnable = false;
   std::string_view model_prefix = "model.";  // {m}
   std::string_view layers_name = "layers";    // layer prefix is {m}<layers_name>.<i>.
   std::string_view multimodal_prefix = {};  // text-model prefix inside a multimodal checkpoint

@@ -32,6 +32,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,12 @@ nlohmann::json normalize_config(const nlohmann::json& config);
 
 // Registry family names with the model_type spellings each accepts.
 std::vector<std::string> supported_architectures();
+
+// Whether the runtime has a forward pass for the registry family named `architecture`
+// (ModelSpec::architecture, e.g. "qwen3"); false for a name the registry does not know.
+bool has_forward_pass(std::string_view architecture);
+// Family names with a forward pass, in registry order.
+std::vector<std::string> runnable_architectures();
 
 struct AnalyticOptions {
   // What-if: derive the weights as if quantized this way (MLX affine bits/group, or None for a

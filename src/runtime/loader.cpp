@@ -2,10 +2,11 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "arch/registry.h"
 #include "core/checked.h"
 #include "mlxcel/errors.h"
 #include "runtime/model.h"
@@ -16,14 +17,6 @@ namespace mlxcel::runtime {
 namespace {
 
 constexpr const char* kComponent = "runtime";
-
-// Registry families whose forward pass this runtime implements (the llama block with optional
-// q/k/v bias, per-head q/k RMSNorm and sliding windows; anything else differs in ways tensors
-// alone do not show, e.g. Gemma's (1 + w) norms and scaled embeddings).
-const std::set<std::string>& runnable_families() {
-  static const std::set<std::string> s = {"llama", "mistral", "qwen2", "qwen3"};
-  return s;
-}
 
 double num(const nlohmann::json& j, const char* key, double fallback) {
   auto it = j.find(key);
@@ -85,10 +78,11 @@ std::unique_ptr<Model> Model::load(const ModelSpec& spec, const LoadOptions& opt
   if (spec.source != WeightSource::Exact) {
     throw UsageError(kComponent, fmt::format("model has no weight files to load ({})", spec.root));
   }
-  if (!runnable_families().count(spec.architecture)) {
+  if (!has_forward_pass(spec.architecture)) {
     throw UnsupportedArchitecture(kComponent, fmt::format("the runtime has no forward pass for this family ({}, "
-                                                          "architecture, {}); it runs llama, mistral, qwen2, qwen3",
-                                                          spec.root, spec.architecture));
+                                                          "architecture, {}); it runs {}",
+                                                          spec.root, spec.architecture,
+                                                          fmt::join(runnable_architectures(), ", ")));
   }
   for (KvCacheType t : {options.run.cache_type_k, options.run.cache_type_v}) {
     if (!kernels::kv_type_supported(t)) {
