@@ -35,7 +35,6 @@ inline void quantize_group_scalar(const float* x, uint32_t len, int8_t* q, float
 
 // f32 GEMM through OpenBLAS for y rows [r0, r1): f32 weights directly, f16/bf16 converted in
 // panels of kDensePanelRows rows into `panel`. Used by every ISA level (OpenBLAS dispatches itself).
-constexpr uint64_t kDensePanelRows = 64;
 void dense_gemm_blas(const DenseArgs& a, uint64_t r0, uint64_t r1, void* panel);
 
 // Scalar element-wise kernels (also the tails of the SIMD ones).

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/linear_scratch.h"
 #include "kernels/cpu/kernels.h"
 #include "mlxcel/estimate.h"
 
@@ -87,12 +88,6 @@ const KernelTable& avx2_table();
 const KernelTable& avx512_table();
 const KernelTable& avx512bf16_table();
 
-// Rows of the blocked GEMM's weight panel and its per-thread scratch bytes.
-uint64_t affine_gemm_panel_bytes(uint64_t cols, uint32_t group);
-uint64_t dense_gemm_panel_bytes(uint64_t cols);
-// n above which linear() uses the GEMM kernels.
-constexpr uint64_t kGemmMinRows = 8;
-// Rows of x the GEMM quantizer pads to (micro-tile height).
-constexpr uint64_t kGemmRowPad = 16;
+// Panel sizes, kGemmMinRows and kGemmRowPad: core/linear_scratch.h (shared with the memory plan).
 
 }  // namespace mlxcel::kernels

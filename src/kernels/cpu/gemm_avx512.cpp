@@ -13,7 +13,7 @@ namespace mlxcel::kernels {
 namespace {
 
 constexpr uint64_t kMR = 8;   // activation rows per micro-tile
-constexpr uint64_t kNR = 32;  // weight rows per panel (two zmm of int32 lanes)
+constexpr uint64_t kNR = kAffinePanelRows;  // weight rows per panel (two zmm of int32 lanes)
 static_assert(kGemmRowPad % kMR == 0, "activation padding must cover whole micro-tiles");
 
 struct Panel {
@@ -156,10 +156,6 @@ MLXCEL_AVX512 void micro_8x32(const int8_t* xb, const Panel& pn, const float* d,
 #undef MLXCEL_EPI
 
 }  // namespace
-
-uint64_t affine_gemm_panel_bytes(uint64_t cols, uint32_t group) {
-  return kNR * cols + 2 * kNR * (cols / group) * 4;
-}
 
 // Rows [m0, m1) must be whole micro-tile blocks (linear() splits the work in multiples of 8).
 // Each group of the block's 8 rows is quantized in natural order, then 64-element pieces are

@@ -36,6 +36,4 @@ void dense_gemm_blas(const DenseArgs& a, uint64_t r0, uint64_t r1, void* panel) 
   }
 }
 
-uint64_t dense_gemm_panel_bytes(uint64_t cols) { return kDensePanelRows * cols * 4; }
-
 }  // namespace mlxcel::kernels

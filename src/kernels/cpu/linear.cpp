@@ -11,7 +11,7 @@
 namespace mlxcel::kernels {
 namespace {
 
-constexpr uint64_t kAlign = 64;
+constexpr uint64_t kAlign = kLinearScratchAlign;
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
@@ -22,13 +22,6 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 }
 
 bool is_float_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
-
-// Bytes needed for the quantized activations of n rows (padded for the GEMM micro-tiles).
-uint64_t act_bytes(const Weight& w, uint64_t n) {
-  const uint64_t n_pad = align_up(n, kGemmRowPad);
-  const uint64_t groups = w.cols / w.group_size;
-  return align_up(n_pad * w.cols, kAlign) + 3 * align_up(n_pad * groups * 4, kAlign);
-}
 
 // Rows per unit of work for the row kernels: at least 128 KiB of weights per chunk, so a small
 // matrix is not cut into pieces whose hand-over between cores costs more than streaming them.
@@ -145,16 +138,7 @@ uint64_t weight_bytes(const Weight& w) {
 
 uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads) {
   validate_weight(w);
-  if (threads == 0) threads = 1;
-  uint64_t bytes = kAlign;  // slack to align the caller's pointer
-  if (w.quantized()) {
-    bytes += act_bytes(w, n);
-    if (n >= kGemmMinRows) bytes += threads * align_up(affine_gemm_panel_bytes(w.cols, w.group_size), kAlign);
-  } else if (n >= kGemmMinRows && w.dtype != DType::F32) {
-    bytes += align_up(align_up(n, kGemmRowPad) * w.cols * 2, kAlign);  // x as bf16
-    bytes += threads * align_up(dense_gemm_panel_bytes(w.cols), kAlign);
-  }
-  return bytes;
+  return linear_kernel_scratch_bytes(w.dtype, w.cols, w.group_size, n, threads);
 }
 
 void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std::byte> scratch,
