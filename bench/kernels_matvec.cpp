@@ -1,7 +1,7 @@
 // Kernel benchmark: memory read bandwidth (measured in the same run), decode matvec throughput per
 // weight format against it, and prefill matmul throughput. Prints tables; passes or fails nothing.
 //
-//   bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|prefill]
+//   bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|ceiling|prefill]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -169,6 +169,29 @@ double bench_decode_head(const Model& m, Fmt f, int reps, uint64_t* bytes_out) {
   return static_cast<double>(total) / best / 1e9;
 }
 
+// Compute ceiling: a 256 x 2048 weight (at most 1 MiB, so it stays in this core's L2) through
+// the matvec again and again on one thread; GB/s of weights the kernel gets through when memory
+// is not the limit. Decode can reach the roofline only while this is well above the bandwidth.
+double bench_ceiling(Fmt f, int reps) {
+  std::mt19937 rng(4);
+  const OwnedWeight ow = make_weight(f, 256, 2048, rng);
+  std::vector<float> x(2048), y(256);
+  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  const uint64_t sb = linear_scratch_bytes(ow.w, 1, 1);
+  Buf scratch(sb);
+  const uint32_t prev = num_threads();
+  set_num_threads(1);
+  constexpr int kCalls = 2000;
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now();
+    for (int c = 0; c < kCalls; ++c) linear(ow.w, x.data(), 1, y.data(), {scratch.p, sb});
+    best = std::min(best, now() - t0);
+  }
+  set_num_threads(prev);
+  return static_cast<double>(weight_bytes(ow.w)) * kCalls / best / 1e9;
+}
+
 double cpu_now() {
   timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -265,7 +288,7 @@ int main(int argc, char** argv) {
       if (!isa) { std::fprintf(stderr, "unknown ISA\n"); return 2; }
       set_isa(*isa);
     } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|prefill]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|ceiling|prefill]\n", argv[0]);
       return 2;
     }
   }
@@ -306,6 +329,14 @@ int main(int argc, char** argv) {
         std::printf("RESULT decode model=%s fmt=%s threads=%u layer_gbs=%.2f head_gbs=%.2f bw_gbs=%.2f layer_ratio=%.3f head_ratio=%.3f\n",
                     m.name, fmt_name(f), args.threads, g, h, bw_row, g / bw_row, h / bw_row);
       }
+    }
+  }
+  if (args.only.empty() || args.only == "ceiling") {
+    std::printf("\n## compute ceiling: L2-resident 256 x 2048 matvec, 1 thread (GB/s of weights)\n");
+    for (Fmt f : fmts) {
+      const double g = bench_ceiling(f, args.reps);
+      std::printf("%-7s %8.1f GB/s  (%.1fx the 1-thread bandwidth)\n", fmt_name(f), g, g / bw1);
+      std::printf("RESULT ceiling fmt=%s gbs=%.2f\n", fmt_name(f), g);
     }
   }
   if (args.only.empty() || args.only == "prefill") {

@@ -4,6 +4,8 @@
 // the rows whose logits are wanted.
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -32,14 +34,22 @@ void Model::forward(const int32_t* tokens, const uint32_t* seqs, const uint64_t*
     kernels::linear(l.w, x, n, y, linear_scratch_, o);
     if (l.bias.data) kernels::add_row_vector(y, n, l.w.rows, l.bias.data, l.bias.dtype);
   };
+  // Linears that all read normed_ (q/k/v, gate/up): one pool job instead of one per matrix.
+  auto lin_normed = [&](std::initializer_list<std::pair<const Linear*, float*>> set) {
+    kernels::LinearOut outs[3];
+    size_t count = 0;
+    for (const auto& [l, y] : set) outs[count++] = {&l->w, y};
+    kernels::linear_fused(std::span<const kernels::LinearOut>(outs, count), normed_, n, linear_scratch_);
+    for (const auto& [l, y] : set) {
+      if (l->bias.data) kernels::add_row_vector(y, n, l->w.rows, l->bias.data, l->bias.dtype);
+    }
+  };
 
   for (uint64_t r = 0; r < n; ++r) kernels::embedding_row(embed_, static_cast<uint64_t>(tokens[r]), hidden_ + r * H);
   for (uint64_t li = 0; li < h.layers; ++li) {
     const LayerWeights& L = layers_[li];
     kernels::rms_norm(hidden_, normed_, n, H, L.attn_norm.data, L.attn_norm.dtype, h.rms_eps);
-    lin(L.q, normed_, q_, false);
-    lin(L.k, normed_, k_, false);
-    lin(L.v, normed_, v_, false);
+    lin_normed({{&L.q, q_}, {&L.k, k_}, {&L.v, v_}});
     if (L.q_norm.data) {
       kernels::rms_norm(q_, q_, n * h.heads, h.head_dim, L.q_norm.data, L.q_norm.dtype, h.rms_eps);
       kernels::rms_norm(k_, k_, n * h.kv_heads, h.head_dim, L.k_norm.data, L.k_norm.dtype, h.rms_eps);
@@ -51,8 +61,7 @@ void Model::forward(const int32_t* tokens, const uint32_t* seqs, const uint64_t*
     attention_layer(li, seqs, pos, n);
     lin(L.o, attn_out_, hidden_, true);  // residual add fused into the projection
     kernels::rms_norm(hidden_, normed_, n, H, L.mlp_norm.data, L.mlp_norm.dtype, h.rms_eps);
-    lin(L.gate, normed_, gate_, false);
-    lin(L.up, normed_, up_, false);
+    lin_normed({{&L.gate, gate_}, {&L.up, up_}});
     kernels::silu_mul(gate_, up_, gate_, n * I);
     lin(L.down, gate_, hidden_, true);
   }
