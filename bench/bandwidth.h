@@ -22,14 +22,17 @@ namespace mlxcel::bench {
 
 namespace bandwidth_detail {
 
+template <bool PREFETCH>
 __attribute__((target("avx512f"))) inline float sum_avx512(const float* a, size_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (size_t i = 0; i + 64 <= n; i += 64) {
-    const char* p = reinterpret_cast<const char*>(a + i) + 4096;
-    _mm_prefetch(p, _MM_HINT_T0);
-    _mm_prefetch(p + 64, _MM_HINT_T0);
-    _mm_prefetch(p + 128, _MM_HINT_T0);
-    _mm_prefetch(p + 192, _MM_HINT_T0);
+    if constexpr (PREFETCH) {
+      const char* p = reinterpret_cast<const char*>(a + i) + 4096;
+      _mm_prefetch(p, _MM_HINT_T0);
+      _mm_prefetch(p + 64, _MM_HINT_T0);
+      _mm_prefetch(p + 128, _MM_HINT_T0);
+      _mm_prefetch(p + 192, _MM_HINT_T0);
+    }
     s0 = _mm512_add_ps(s0, _mm512_load_ps(a + i));
     s1 = _mm512_add_ps(s1, _mm512_load_ps(a + i + 16));
     s2 = _mm512_add_ps(s2, _mm512_load_ps(a + i + 32));
@@ -38,12 +41,15 @@ __attribute__((target("avx512f"))) inline float sum_avx512(const float* a, size_
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
+template <bool PREFETCH>
 __attribute__((target("avx2"))) inline float sum_avx2(const float* a, size_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (size_t i = 0; i + 32 <= n; i += 32) {
-    const char* p = reinterpret_cast<const char*>(a + i) + 4096;
-    _mm_prefetch(p, _MM_HINT_T0);
-    _mm_prefetch(p + 64, _MM_HINT_T0);
+    if constexpr (PREFETCH) {
+      const char* p = reinterpret_cast<const char*>(a + i) + 4096;
+      _mm_prefetch(p, _MM_HINT_T0);
+      _mm_prefetch(p + 64, _MM_HINT_T0);
+    }
     s0 = _mm256_add_ps(s0, _mm256_load_ps(a + i));
     s1 = _mm256_add_ps(s1, _mm256_load_ps(a + i + 8));
     s2 = _mm256_add_ps(s2, _mm256_load_ps(a + i + 16));
@@ -63,12 +69,13 @@ inline double seconds() {
 class BandwidthProbe {
  public:
   // One buffer for all measurements, faulted in here so no measurement pays for page faults.
-  explicit BandwidthProbe(size_t bytes) {
+  // huge_pages = false leaves it on 4 KiB pages (to show what the advice is worth).
+  explicit BandwidthProbe(size_t bytes, bool huge_pages = true) {
     constexpr size_t kHuge = size_t{2} << 20;
     bytes_ = std::max(kHuge, bytes / kHuge * kHuge);
     data_ = static_cast<float*>(std::aligned_alloc(kHuge, bytes_));
     if (data_ == nullptr) throw std::runtime_error("bandwidth probe: out of memory");
-    madvise(data_, bytes_, MADV_HUGEPAGE);
+    madvise(data_, bytes_, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
     std::memset(data_, 0, bytes_);
   }
   ~BandwidthProbe() { std::free(data_); }
@@ -78,8 +85,8 @@ class BandwidthProbe {
   size_t bytes() const { return bytes_; }
 
   // GB/s: the best of `reps` timed passes (after one untimed pass), `threads` threads each
-  // summing a contiguous part.
-  double measure(uint32_t threads, int reps) {
+  // summing a contiguous part (prefetch = false: no software prefetch).
+  double measure(uint32_t threads, int reps, bool prefetch = true) {
     threads = std::max<uint32_t>(1, threads);
     const bool wide = __builtin_cpu_supports("avx512f");
     const size_t n = bytes_ / sizeof(float);
@@ -93,7 +100,9 @@ class BandwidthProbe {
         pool.emplace_back([&, t] {
           const float* a = data_ + per * t;
           const size_t len = t + 1 == threads ? n - per * t : per;
-          parts[t] = wide ? bandwidth_detail::sum_avx512(a, len) : bandwidth_detail::sum_avx2(a, len);
+          using namespace bandwidth_detail;
+          parts[t] = wide ? (prefetch ? sum_avx512<true>(a, len) : sum_avx512<false>(a, len))
+                          : (prefetch ? sum_avx2<true>(a, len) : sum_avx2<false>(a, len));
         });
       }
       for (auto& th : pool) th.join();
