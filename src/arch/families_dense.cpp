@@ -101,9 +101,13 @@ Family phi3() {
 }  // namespace
 
 void add_dense_families(std::vector<Family>& out) {
-  Family llama = llama_like("llama", {"llama", "smollm3"});
+  Family llama = llama_like("llama", {"llama"});
   llama.runnable = true;
   out.push_back(std::move(llama));
+
+  // Llama's tensors and memory, but some layers skip RoPE (no_rope_layers); the runtime's llama
+  // block applies RoPE on every layer, so it must not run these checkpoints.
+  out.push_back(llama_like("smollm3", {"smollm3"}));
 
   Family mistral = llama_like("mistral", {"mistral"});
   mistral.sliding = SlidingRule::AllLayers;

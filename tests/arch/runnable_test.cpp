@@ -25,8 +25,16 @@ TEST(Runnable, OtherKnownFamiliesDoNot) {
 TEST(Runnable, UnknownNamesAndModelTypeSpellingsDoNot) {
   EXPECT_FALSE(has_forward_pass(""));
   EXPECT_FALSE(has_forward_pass("no_such_family"));
-  // gemma3_text is a model_type spelling of gemma3, not a family name; smollm3 one of llama's.
+  // gemma3_text is a model_type spelling of gemma3, not a family name.
   EXPECT_FALSE(has_forward_pass("gemma3_text"));
+}
+
+TEST(Runnable, SmolLM3IsItsOwnFamilyAndDoesNotRun) {
+  // Its NoPE layers (no_rope_layers) are not in the runtime's llama block.
+  const arch::Family* smollm3 = arch::find_family("smollm3");
+  ASSERT_NE(smollm3, nullptr);
+  EXPECT_EQ(smollm3->name, "smollm3");
+  EXPECT_FALSE(smollm3->runnable);
   EXPECT_FALSE(has_forward_pass("smollm3"));
 }
 
