@@ -55,7 +55,7 @@ std::vector<std::string> test_strings() {
       "<html><body class=\"a\">tags &amp; entities</body></html>",
       "{\"json\": [1, 2, 3], \"nested\": {\"k\": null}}",
       "$100 @user #tag 50% ^_^ ~tilde~ |pipe| `tick` a=b&c=d?e",
-      "...!!!???--- ''''\"\"\"",
+      "...!!!??" "?--- ''''\"\"\"",  // split: "??-" would read as a trigraph
       "special <s> and </s> and <unk> inside",
       "<|endoftext|>between<|endoftext|>",
       "<|user|>\nHi there<|end|>\n<|assistant|>",

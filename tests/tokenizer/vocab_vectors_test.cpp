@@ -53,7 +53,9 @@ std::vector<Vector> load_vectors(const std::string& name) {
 void check_vectors(const Tokenizer& tok, const std::string& name, bool lossless) {
   const auto vectors = load_vectors(name);
   ASSERT_EQ(vectors.size(), 46u) << name;
-  if (lossless) EXPECT_TRUE(tok.is_lossless()) << name;
+  if (lossless) {
+    EXPECT_TRUE(tok.is_lossless()) << name;
+  }
   EncodeOptions opt;
   opt.add_special = false;
   opt.parse_special = false;
