@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #include "kernel_test_util.h"
 #include "mlxcel/errors.h"
@@ -340,6 +342,26 @@ TEST(ThreadPool, ThreadCapKeepsWorkOnTheCallingThread) {
       },
       1);
   for (int h : hits) ASSERT_EQ(h, 1);
+}
+
+TEST(ThreadPool, TwoCallingThreadsAtOnceEachGetTheirWholeRange) {
+  // The pool runs one job at a time; the other caller's jobs run on its own thread.
+  IsaScope scope(best_isa(), 2);
+  auto caller = [](int* bad) {
+    for (int job = 0; job < 300; ++job) {
+      std::vector<int> hits(777, 0);
+      parallel_for(777, 8, [&](uint64_t b, uint64_t e, uint32_t) {
+        for (uint64_t i = b; i < e; ++i) hits[i]++;
+      });
+      for (int h : hits) *bad += h != 1;
+    }
+  };
+  int bad_a = 0, bad_b = 0;
+  std::thread a(caller, &bad_a), b(caller, &bad_b);
+  a.join();
+  b.join();
+  EXPECT_EQ(bad_a, 0);
+  EXPECT_EQ(bad_b, 0);
 }
 
 TEST(ThreadPool, ManySmallJobsBackToBack) {

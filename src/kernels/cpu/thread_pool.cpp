@@ -148,10 +148,19 @@ Pool& pool() {
 
 }  // namespace
 
+// Held while a job runs on the pool. The pool serves one job at a time: a second thread that
+// calls a kernel meanwhile (or a kernel called from inside a pool task) runs its job on its own
+// thread instead of waiting, so concurrent callers are correct, only not parallel.
+std::mutex& pool_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 void set_num_threads(uint32_t n) {
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   if (n > 256) n = 256;
   if (openblas_set_num_threads) openblas_set_num_threads(1);
+  std::lock_guard<std::mutex> lock(pool_mutex());
   pool().resize(n);
 }
 
@@ -159,7 +168,8 @@ uint32_t num_threads() { return pool().size(); }
 
 namespace detail {
 void run_on_pool(uint32_t n_chunks, Task task, void* ctx, uint32_t threads) {
-  if (pool().size() <= 1 || threads <= 1) {
+  std::unique_lock<std::mutex> lock(pool_mutex(), std::try_to_lock);
+  if (!lock.owns_lock() || pool().size() <= 1 || threads <= 1) {
     for (uint32_t c = 0; c < n_chunks; ++c) task(ctx, c, 0);
     return;
   }
