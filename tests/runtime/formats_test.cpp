@@ -17,16 +17,9 @@ namespace {
 using namespace test_helpers;
 
 RandomModelOptions tiny(DType dtype, uint64_t head_dim = 16) {
-  RandomModelOptions o;
-  o.dtype = dtype;
-  o.seed = 4321;
-  o.layers = 2;
-  o.hidden = 64;
+  RandomModelOptions o = tiny_model_options(4321, dtype);
   o.intermediate = 128;
-  o.heads = 4;
-  o.kv_heads = 2;
   o.head_dim = head_dim;
-  o.vocab = 300;
   return o;
 }
 

@@ -12,19 +12,7 @@ namespace {
 
 using namespace test_helpers;
 
-RandomModelOptions tiny(DType dtype = DType::F32) {
-  RandomModelOptions o;
-  o.dtype = dtype;
-  o.seed = 1234;
-  o.layers = 2;
-  o.hidden = 64;
-  o.intermediate = 96;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.head_dim = 16;
-  o.vocab = 300;
-  return o;
-}
+RandomModelOptions tiny(DType dtype = DType::F32) { return tiny_model_options(1234, dtype); }
 
 RunConfig run_config(uint64_t context = 32, uint64_t chunk = 5) {
   RunConfig r;

@@ -16,19 +16,7 @@ namespace {
 using test_helpers::make_model;
 using test_helpers::testdata_config;
 
-RandomModelOptions tiny() {
-  RandomModelOptions o;
-  o.dtype = DType::F32;
-  o.seed = 7;
-  o.layers = 2;
-  o.hidden = 64;
-  o.intermediate = 96;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.head_dim = 16;
-  o.vocab = 300;
-  return o;
-}
+RandomModelOptions tiny() { return test_helpers::tiny_model_options(7); }
 
 std::string refusal_of(const std::string& config_name) {
   mlxcel::test::TempDir dir;

@@ -16,19 +16,7 @@ namespace {
 
 using namespace test_helpers;
 
-RandomModelOptions tiny() {
-  RandomModelOptions o;
-  o.dtype = DType::F32;
-  o.seed = 99;
-  o.layers = 2;
-  o.hidden = 64;
-  o.intermediate = 96;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.head_dim = 16;
-  o.vocab = 300;
-  return o;
-}
+RandomModelOptions tiny() { return tiny_model_options(99); }
 
 class Loader : public ::testing::Test {
  protected:

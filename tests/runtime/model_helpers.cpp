@@ -67,6 +67,20 @@ double max_abs_diff(const std::vector<float>& reference, uint64_t row0, const st
   return worst;
 }
 
+RandomModelOptions tiny_model_options(uint64_t seed, DType dtype) {
+  RandomModelOptions o;
+  o.dtype = dtype;
+  o.seed = seed;
+  o.layers = 2;
+  o.hidden = 64;
+  o.intermediate = 96;
+  o.heads = 4;
+  o.kv_heads = 2;
+  o.head_dim = 16;
+  o.vocab = 300;
+  return o;
+}
+
 std::vector<int32_t> test_tokens(uint64_t n, uint64_t vocab, uint64_t seed) {
   std::vector<int32_t> t(n);
   uint64_t x = seed * 2654435761u + 12345;

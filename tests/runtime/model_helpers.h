@@ -13,6 +13,10 @@
 
 namespace mlxcel::runtime::test_helpers {
 
+// The tiny shape the runtime tests use: 2 layers, hidden 64, ffn 96, 4 heads / 2 KV heads of 16,
+// vocab 300, weights in `dtype` from `seed`.
+RandomModelOptions tiny_model_options(uint64_t seed, DType dtype = DType::F32);
+
 // testdata/configs/<name>/config.json
 nlohmann::json testdata_config(const std::string& name);
 

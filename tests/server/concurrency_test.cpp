@@ -15,6 +15,16 @@ namespace {
 
 using nlohmann::json;
 
+// One sequence slot, a 4096-token context and a fixed time per decode step: requests queue
+// behind each other and a long generation lasts long enough to interrupt.
+TestEngineOptions one_slot(int step_ms) {
+  TestEngineOptions o;
+  o.slots = 1;
+  o.context = 4096;
+  o.step_delay = std::chrono::milliseconds(step_ms);
+  return o;
+}
+
 std::string stream_body(int max_tokens) {
   return json({{"prompt", "x"}, {"max_tokens", max_tokens}, {"temperature", 0}, {"stream", true}})
       .dump();
@@ -54,11 +64,7 @@ TEST(Concurrency, SequencesDecodeTogetherInOneStep) {
 }
 
 TEST(Concurrency, QueueBoundThen503WithRetryAfter) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(10);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(10));
   ServerOptions so;
   so.queue_size = 1;
   RunningServer server(engine, so);
@@ -94,11 +100,7 @@ TEST(Concurrency, QueueBoundThen503WithRetryAfter) {
 }
 
 TEST(Concurrency, DisconnectMidStreamFreesTheSequence) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(5);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(5));
   RunningServer server(engine);
   auto c = server.client();
   const uint64_t baseline = active_memory();
@@ -119,11 +121,7 @@ TEST(Concurrency, DisconnectMidStreamFreesTheSequence) {
 }
 
 TEST(Concurrency, DisconnectWhileQueuedLeavesTheQueue) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(5);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(5));
   RunningServer server(engine);
   auto c = server.client();
 
@@ -142,11 +140,7 @@ TEST(Concurrency, DisconnectWhileQueuedLeavesTheQueue) {
 // Without the socket check the request below would hold its sequence for all of its 4000 tokens
 // (at least 4000 x 5 ms = 20 s); the slot must come back within a few steps of the close.
 TEST(Concurrency, DisconnectBeforeANonStreamedAnswerFreesTheSequence) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(5);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(5));
   RunningServer server(engine);
   auto c = server.client();
   const uint64_t baseline = active_memory();
@@ -171,11 +165,7 @@ TEST(Concurrency, DisconnectBeforeANonStreamedAnswerFreesTheSequence) {
 }
 
 TEST(Concurrency, DisconnectWhileANonStreamedRequestIsQueuedLeavesTheQueue) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(5);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(5));
   RunningServer server(engine);
   auto c = server.client();
 
@@ -196,11 +186,7 @@ TEST(Concurrency, DisconnectWhileANonStreamedRequestIsQueuedLeavesTheQueue) {
 // sent on the connection while the first is generating (its bytes wait unread in the socket) does
 // not cancel the first, and both get their whole answers.
 TEST(Concurrency, PipelinedNonStreamedRequestsAreBothAnswered) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(5);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(5));
   RunningServer server(engine);
   auto c = server.client();
 
@@ -227,11 +213,7 @@ TEST(Concurrency, PipelinedNonStreamedRequestsAreBothAnswered) {
 }
 
 TEST(Concurrency, StreamIsNotBufferedEvenWhenTheClientAcceptsGzip) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(10);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(10));
   RunningServer server(engine);
   // 300 tokens x 10 ms = 3 s in all; the first chunk must arrive long before the end.
   const int fd = raw_post(server.port(), "/v1/completions", stream_body(300),
@@ -244,11 +226,7 @@ TEST(Concurrency, StreamIsNotBufferedEvenWhenTheClientAcceptsGzip) {
 }
 
 TEST(Concurrency, StopEndsActiveStreamsWithAnErrorEvent) {
-  TestEngineOptions o;
-  o.slots = 1;
-  o.context = 4096;
-  o.step_delay = std::chrono::milliseconds(5);
-  TestEngine engine(o);
+  TestEngine engine(one_slot(5));
   auto server = std::make_unique<RunningServer>(engine);
   const int fd = raw_post(server->port(), "/v1/completions", stream_body(4000));
   ASSERT_NE(read_until(fd, "data: {", 3000).find("data: {"), std::string::npos);

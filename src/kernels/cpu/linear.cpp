@@ -44,6 +44,18 @@ struct ScratchCursor {
   }
 };
 
+// A cursor over the caller's scratch, aligned, after checking it holds `need` bytes.
+ScratchCursor scratch_cursor(std::span<std::byte> scratch, uint64_t need, const char* who) {
+  if (scratch.size() < need) {
+    throw UsageError("kernels", std::string(who) + ": scratch too small (have " +
+                                    std::to_string(scratch.size()) + " bytes, need " +
+                                    std::to_string(need) + ")");
+  }
+  auto base = reinterpret_cast<uintptr_t>(scratch.data());
+  return ScratchCursor{reinterpret_cast<std::byte*>(align_up(base, kAlign)),
+                       scratch.data() + scratch.size()};
+}
+
 // Quantizes n rows of x (stride xs) for w's format into scratch taken from cur.
 QuantAct quantize_x(const KernelTable& kt, const Weight& w, const float* x, uint64_t xs,
                     uint64_t n, bool gemm, ScratchCursor& cur) {
@@ -158,15 +170,7 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
   if (xs < w.cols) throw UsageError("kernels", "linear: x_stride smaller than in features");
   if (ys < r1) throw UsageError("kernels", "linear: y_stride smaller than the output rows");
   const uint32_t threads = num_threads();
-  const uint64_t need = linear_scratch_bytes(w, n, threads);
-  if (scratch.size() < need) {
-    throw UsageError("kernels", "linear: scratch too small (have " +
-                                    std::to_string(scratch.size()) + " bytes, need " +
-                                    std::to_string(need) + ")");
-  }
-  auto base = reinterpret_cast<uintptr_t>(scratch.data());
-  ScratchCursor cur{reinterpret_cast<std::byte*>(align_up(base, kAlign)),
-                    scratch.data() + scratch.size()};
+  ScratchCursor cur = scratch_cursor(scratch, linear_scratch_bytes(w, n, threads), "linear");
   const KernelTable& kt = kernel_table();
   const uint64_t rows = r1 - r0;
 
@@ -270,14 +274,7 @@ void linear_fused(std::span<const LinearOut> outs, const float* x, uint64_t n,
   const uint32_t threads = num_threads();
   uint64_t need = 0;
   for (const LinearOut& o : outs) need = std::max(need, linear_scratch_bytes(*o.w, n, threads));
-  if (scratch.size() < need) {
-    throw UsageError("kernels", "linear_fused: scratch too small (have " +
-                                    std::to_string(scratch.size()) + " bytes, need " +
-                                    std::to_string(need) + ")");
-  }
-  auto base = reinterpret_cast<uintptr_t>(scratch.data());
-  ScratchCursor cur{reinterpret_cast<std::byte*>(align_up(base, kAlign)),
-                    scratch.data() + scratch.size()};
+  ScratchCursor cur = scratch_cursor(scratch, need, "linear_fused");
   const KernelTable& kt = kernel_table();
   const Weight& w0 = *outs[0].w;
   QuantAct a;
