@@ -162,6 +162,8 @@ int run_serve(const ServeCliOptions& o) {
   server::RuntimeEngine engine(spec, lo, model_id_for(model));
   stats["after_load"] = validate_after_load(plan, active_before, weights_active,
                                             engine.model().unplanned_bytes());
+  so.planned_bytes = plan.planned;
+  so.estimate_bytes = plan.total;
   server::HttpServer server(engine, so);
   const int port = server.bind();
   server_ptr = &server;

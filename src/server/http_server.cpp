@@ -257,6 +257,13 @@ struct HttpServer::Impl {
     m.requests = counters.requests();
     m.refused_queue_full = counters.refusals(Refusal::QueueFull);
     m.refused_context = counters.refusals(Refusal::ContextTooLong);
+    m.planned_bytes = options.planned_bytes;
+    m.estimate_bytes = options.estimate_bytes;
+    try {
+      m.process = process_memory();
+    } catch (const IoError&) {
+      // no /proc: the process metrics are left out
+    }
     res.set_content(render_metrics(m), "text/plain; version=0.0.4; charset=utf-8");
   }
 

@@ -19,6 +19,10 @@ struct ServerOptions {
   // How long an idle keep-alive connection stays open; also the longest a graceful stop waits
   // for idle connections (httplib checks for the stop only between requests).
   int keep_alive_seconds = 5;
+  // The memory plan the run was admitted with, shown on /metrics beside what the process holds
+  // (0: no plan, e.g. test engines; the plan metrics are then left out).
+  uint64_t planned_bytes = 0;   // weights + KV + workspace (exact)
+  uint64_t estimate_bytes = 0;  // planned + overhead
 };
 
 class HttpServer {

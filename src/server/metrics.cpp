@@ -50,6 +50,21 @@ std::string render_metrics(const MetricsSnapshot& m) {
          m.memory.cache);
   metric(out, "mlxcel_memory_mapped_bytes", "gauge", "Bytes of memory-mapped weight files.",
          m.memory.mapped);
+  if (m.planned_bytes != 0) {
+    metric(out, "mlxcel_memory_planned_bytes", "gauge",
+           "Weights + KV cache + workspace in the memory plan (what the runtime allocates).",
+           m.planned_bytes);
+    metric(out, "mlxcel_memory_estimate_bytes", "gauge",
+           "The plan's total: planned bytes + runtime overhead (what the preflight admitted).",
+           m.estimate_bytes);
+  }
+  if (m.process) {
+    metric(out, "mlxcel_process_resident_bytes", "gauge", "Resident set size (VmRSS).",
+           m.process->rss);
+    metric(out, "mlxcel_process_resident_peak_bytes", "gauge",
+           "Resident set high-water mark (VmHWM); compare with mlxcel_memory_estimate_bytes.",
+           m.process->hwm);
+  }
 
   const KvUsage& kv = m.scheduler.kv;
   metric(out, "mlxcel_kv_cache_bytes", "gauge", "KV cache pool allocated at start.", kv.total);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -37,6 +38,9 @@ struct MetricsSnapshot {
   std::map<std::pair<std::string, int>, uint64_t> requests;  // (route, status) -> count
   uint64_t refused_queue_full = 0;
   uint64_t refused_context = 0;
+  uint64_t planned_bytes = 0;   // 0: no plan metrics
+  uint64_t estimate_bytes = 0;
+  std::optional<ProcessMemory> process;  // VmRSS / VmHWM, when /proc could be read
 };
 
 std::string render_metrics(const MetricsSnapshot& m);

@@ -462,6 +462,43 @@ TEST_F(HttpTest, MetricsExposition) {
   }
 }
 
+// Metric value of a line "name value" in a Prometheus text body, or -1 when absent.
+double metric_in(const std::string& body, const std::string& name) {
+  const size_t at = body.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + name.size() + 2));
+}
+
+TEST(HttpMetrics, ThePlanStandsBesideWhatTheProcessHolds) {
+  TestEngine engine;
+  ServerOptions options;
+  options.planned_bytes = 123456;
+  options.estimate_bytes = 234567;
+  RunningServer server(engine, options);
+  auto c = server.client();
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  const std::string& m = res->body;
+  EXPECT_EQ(metric_in(m, "mlxcel_memory_planned_bytes"), 123456);
+  EXPECT_EQ(metric_in(m, "mlxcel_memory_estimate_bytes"), 234567);
+  // This test process holds at least the test binary's pages, and VmHWM >= VmRSS.
+  const double rss = metric_in(m, "mlxcel_process_resident_bytes");
+  const double hwm = metric_in(m, "mlxcel_process_resident_peak_bytes");
+  EXPECT_GT(rss, 1 << 20);
+  EXPECT_GE(hwm, rss);
+}
+
+TEST(HttpMetrics, NoPlanNoPlanMetrics) {
+  TestEngine engine;
+  RunningServer server(engine);
+  auto c = server.client();
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(metric_in(res->body, "mlxcel_memory_planned_bytes"), -1);
+  EXPECT_EQ(metric_in(res->body, "mlxcel_memory_estimate_bytes"), -1);
+  EXPECT_GT(metric_in(res->body, "mlxcel_process_resident_bytes"), 0);
+}
+
 TEST(HttpLimits, OversizedBodyIs413) {
   TestEngine engine;
   ServerOptions options;

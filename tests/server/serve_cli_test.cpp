@@ -104,6 +104,15 @@ TEST(ServeCli, ServesAndStopsGracefullyOnSigterm) {
                     "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
+  // /metrics carries the plan the run was admitted with (the same numbers --json-stats writes).
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  auto value_of = [&](const std::string& name) -> uint64_t {
+    const size_t at = metrics->body.find("\n" + name + " ");
+    return at == std::string::npos ? 0 : std::stoull(metrics->body.substr(at + name.size() + 2));
+  };
+  const uint64_t planned = value_of("mlxcel_memory_planned_bytes");
+  const uint64_t estimate = value_of("mlxcel_memory_estimate_bytes");
 
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   EXPECT_EQ(wait_exit(pid, 30000), 0);
@@ -116,6 +125,8 @@ TEST(ServeCli, ServesAndStopsGracefullyOnSigterm) {
   EXPECT_EQ(stats["run"]["context"], 128);
   EXPECT_TRUE(stats.contains("after_load"));
   EXPECT_TRUE(stats.contains("after_run"));
+  EXPECT_EQ(planned, stats["plan"]["planned_bytes"].get<uint64_t>()) << metrics->body;
+  EXPECT_EQ(estimate, stats["plan"]["total_bytes"].get<uint64_t>()) << metrics->body;
 }
 
 }  // namespace
