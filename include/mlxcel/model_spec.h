@@ -102,6 +102,9 @@ struct ModelSpec {
   std::vector<std::string> files; // data files read (absolute paths)
   std::string root;               // model directory or file as located
   uint64_t header_bytes_read = 0; // bytes read from model files to build this spec
+  // Size of the tokenizer file beside the model (tokenizer.json, else tokenizer.model); 0 when
+  // there is none. Its tables are the one part of a run's heap that grows with the model.
+  uint64_t tokenizer_file_bytes = 0;
   std::vector<std::string> warnings;  // e.g. index total_size disagreeing with the headers
 
   uint64_t weight_bytes() const;

@@ -130,8 +130,39 @@ GgufFile read_gguf_parts(const LocatedModel& loc, ModelSpec& spec) {
 
 }  // namespace
 
+namespace {
+
+// tokenizer.json, else tokenizer.model, in the model's directory (a single .safetensors file's
+// directory counts); GGUF files carry their vocabulary inside and report 0 here.
+uint64_t tokenizer_file_bytes_near(const LocatedModel& loc) {
+  if (loc.format == ModelFormat::Gguf) return 0;
+  std::error_code ec;
+  fs::path dir(loc.root);
+  if (!fs::is_directory(dir, ec)) dir = dir.parent_path();
+  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
+    const fs::path p = dir / name;
+    if (fs::is_regular_file(p, ec)) {
+      const auto size = fs::file_size(p, ec);
+      if (!ec) return size;
+    }
+  }
+  return 0;
+}
+
+ModelSpec spec_for(const LocatedModel& loc, const SpecOptions& options);
+
+}  // namespace
+
 ModelSpec load_model_spec(const std::string& model_arg, const SpecOptions& options) {
-  LocatedModel loc = locate_model(model_arg);
+  const LocatedModel loc = locate_model(model_arg);
+  ModelSpec spec = spec_for(loc, options);
+  spec.tokenizer_file_bytes = tokenizer_file_bytes_near(loc);
+  return spec;
+}
+
+namespace {
+
+ModelSpec spec_for(const LocatedModel& loc, const SpecOptions& options) {
   const bool what_if = options.force_analytic || options.analytic.requantize.has_value() ||
                        options.analytic.float_dtype.has_value();
 
@@ -178,5 +209,7 @@ ModelSpec load_model_spec(const std::string& model_arg, const SpecOptions& optio
   }
   throw std::logic_error("[arch] unhandled model format");
 }
+
+}  // namespace
 
 }  // namespace mlxcel

@@ -196,6 +196,7 @@ std::string render_inspect_table(const InspectReport& r) {
   bytes_row("  weights slack", p.overhead.weights);
   bytes_row("  kv slack", p.overhead.kv);
   bytes_row("  workspace slack", p.overhead.workspace);
+  if (p.overhead.tokenizer != 0) bytes_row("  tokenizer", p.overhead.tokenizer, "tables of the tokenizer file");
   bytes_row("  margin", p.overhead.margin);
 
   bytes_row("Planned", p.planned, "weights + KV + workspace (exact: the runtime allocates these)");
@@ -327,6 +328,7 @@ json inspect_json(const InspectReport& r) {
                    {"weights_bytes", p.overhead.weights},
                    {"kv_bytes", p.overhead.kv},
                    {"workspace_bytes", p.overhead.workspace},
+                   {"tokenizer_bytes", p.overhead.tokenizer},
                    {"margin_bytes", p.overhead.margin}};
   j["planned_bytes"] = p.planned;
   j["total_bytes"] = p.total;

@@ -174,6 +174,7 @@ json stats_document(const std::string& command, const std::string& model_arg, co
                  {"weights_bytes", o.weights},
                  {"kv_bytes", o.kv},
                  {"workspace_bytes", o.workspace},
+                 {"tokenizer_bytes", o.tokenizer},
                  {"margin_bytes", o.margin},
                  {"calibrated", o.calibrated},
                  {"profile", o.profile}}}};

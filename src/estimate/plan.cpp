@@ -262,7 +262,8 @@ WorkspacePlan plan_workspace(const ModelSpec& spec, const RunConfig& run,
 }
 
 OverheadPlan plan_overhead(const CalibrationProfile& p, const RunConfig& run, uint64_t weights,
-                           uint64_t kv, uint64_t workspace, uint64_t planned) {
+                           uint64_t kv, uint64_t workspace, uint64_t tokenizer_file_bytes,
+                           uint64_t planned) {
   OverheadPlan o;
   o.calibrated = p.calibrated;
   o.profile = p.path;
@@ -272,9 +273,11 @@ OverheadPlan plan_overhead(const CalibrationProfile& p, const RunConfig& run, ui
   o.weights = fraction_of(p.weights_fraction, weights, "overhead weights");
   o.kv = fraction_of(p.kv_fraction, kv, "overhead kv");
   o.workspace = fraction_of(p.workspace_fraction, workspace, "overhead workspace");
-  uint64_t fitted = add(add(add(add(o.base, o.threads, "overhead"), o.weights, "overhead"), o.kv,
-                            "overhead"),
-                        o.workspace, "overhead");
+  o.tokenizer = fraction_of(p.tokenizer_heap_per_file_byte, tokenizer_file_bytes, "overhead tokenizer");
+  uint64_t fitted = add(add(add(add(add(o.base, o.threads, "overhead"), o.weights, "overhead"), o.kv,
+                                "overhead"),
+                            o.workspace, "overhead"),
+                        o.tokenizer, "overhead");
   o.margin = fraction_of(p.margin, add(planned, fitted, "overhead margin"), "overhead margin");
   o.total = add(fitted, o.margin, "overhead total");
   return o;
@@ -334,7 +337,7 @@ MemoryPlan plan_memory(const ModelSpec& spec, const RunConfig& run,
   plan.planned = add(add(plan.weights.total, plan.kv.total, "planned"), plan.workspace.total,
                      "planned");
   plan.overhead = plan_overhead(profile, run, plan.weights.total, plan.kv.total,
-                                plan.workspace.total, plan.planned);
+                                plan.workspace.total, spec.tokenizer_file_bytes, plan.planned);
   plan.total = add(plan.planned, plan.overhead.total, "total");
   for (const auto& w : spec.warnings) plan.warnings.push_back(w);
   return plan;

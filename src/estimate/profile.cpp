@@ -97,6 +97,8 @@ CalibrationProfile load_calibration_profile(const std::string& path) {
   p.kv_fraction = read_fraction(coeff, path, "kv_fraction");
   p.workspace_fraction = read_fraction(coeff, path, "workspace_fraction");
   p.margin = read_fraction(coeff, path, "margin");
+  if (coeff.contains("tokenizer_heap_per_file_byte"))
+    p.tokenizer_heap_per_file_byte = read_fraction(coeff, path, "tokenizer_heap_per_file_byte");
   return p;
 }
 

@@ -315,5 +315,23 @@ TEST(AnalyticEqualsExact, Gemma3MultimodalWrapperTextOnly) {
   round_trip(config);
 }
 
+// The spec records the size of the tokenizer file beside the model (tokenizer.json first, else
+// tiktoken's tokenizer.model), for the plan's tokenizer term; without one it is 0.
+TEST(TokenizerFileBytes, TokenizerJsonThenTokenizerModelThenNone) {
+  const auto config = real_config("HuggingFaceTB__SmolLM2-135M");
+  TempDir dir;
+  write_model(dir, config, analytic_spec(config).tensors);
+  EXPECT_EQ(load_model_spec(dir.path().string()).tokenizer_file_bytes, 0u);
+  std::ofstream(dir.path() / "tokenizer.model") << std::string(1234, 'm');
+  EXPECT_EQ(load_model_spec(dir.path().string()).tokenizer_file_bytes, 1234u);
+  std::ofstream(dir.path() / "tokenizer.json") << std::string(4321, 'j');
+  EXPECT_EQ(load_model_spec(dir.path().string()).tokenizer_file_bytes, 4321u);
+  // a config-only directory (analytic estimate) reads it too
+  TempDir cfg;
+  std::ofstream(cfg.path() / "config.json") << config.dump();
+  std::ofstream(cfg.path() / "tokenizer.json") << std::string(77, 'j');
+  EXPECT_EQ(load_model_spec(cfg.path().string()).tokenizer_file_bytes, 77u);
+}
+
 }  // namespace
 }  // namespace mlxcel

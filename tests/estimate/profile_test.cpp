@@ -46,6 +46,19 @@ std::string replace(std::string s, const std::string& from, const std::string& t
 
 }  // namespace
 
+TEST(CalibrationProfile, TokenizerCoefficientIsOptional) {
+  test::TempDir t;
+  EXPECT_DOUBLE_EQ(load_calibration_profile(write_profile(t, kValid)).tokenizer_heap_per_file_byte, 0.0);
+  const std::string with = replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"tokenizer_heap_per_file_byte\": 5.07");
+  test::TempDir t2;
+  EXPECT_DOUBLE_EQ(load_calibration_profile(write_profile(t2, with)).tokenizer_heap_per_file_byte, 5.07);
+}
+
+TEST(CalibrationProfile, NegativeTokenizerCoefficientIsAFormatError) {
+  expect_format_error(replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"tokenizer_heap_per_file_byte\": -1"),
+                      "coefficients.tokenizer_heap_per_file_byte");
+}
+
 TEST(CalibrationProfile, LoadsAllCoefficients) {
   test::TempDir t;
   CalibrationProfile p = load_calibration_profile(write_profile(t, kValid));

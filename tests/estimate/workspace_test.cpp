@@ -212,6 +212,23 @@ TEST(Overhead, FormulaFromTheProfile) {
   EXPECT_TRUE(p.overhead.calibrated);
 }
 
+TEST(Overhead, TokenizerTermScalesTheTokenizerFile) {
+  CalibrationProfile prof = zero_profile();
+  prof.tokenizer_heap_per_file_byte = 5.07;
+  prof.margin = 0.1;
+  ModelSpec spec = tiny_dense();
+  spec.tokenizer_file_bytes = 2107749;  // gpt2's tokenizer.json
+  MemoryPlan p = plan_memory(spec, run_with(100, 1, 32, 2), prof);
+  EXPECT_EQ(p.planned, 115529u);  // as in FormulaFromTheProfile: the tokenizer is not planned
+  // ceil(5.07 x 2107749 = 10686287.43)
+  EXPECT_EQ(p.overhead.tokenizer, 10686288u);
+  // margin = ceil(0.1 x (115529 + 10686288) = 1080181.7)
+  EXPECT_EQ(p.overhead.margin, 1080182u);
+  EXPECT_EQ(p.overhead.total, 10686288u + 1080182u);
+  spec.tokenizer_file_bytes = 0;  // no tokenizer file: no term
+  EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 0u);
+}
+
 TEST(Overhead, ZeroProfileLeavesThePlannedBytes) {
   MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), zero_profile());
   EXPECT_EQ(p.overhead.total, 0u);
