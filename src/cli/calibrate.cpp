@@ -209,7 +209,8 @@ int run_calibrate(const CalibrateOptions& o) {
   }
   std::vector<CalibrationSample> samples;
   for (const auto& m : points) samples.push_back(m.sample);
-  FitReport fit = fit_calibration(samples);
+  const double tokenizer_coefficient = default_calibration_profile().tokenizer_heap_per_file_byte;
+  FitReport fit = fit_calibration(samples, tokenizer_coefficient);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // Table of the points with the fitted profile.
@@ -256,7 +257,7 @@ int run_calibrate(const CalibrateOptions& o) {
       {"sweep_seconds", std::round(seconds)},
       {"method",
        "each point a fresh `mlxcel generate --json-stats` child (short prompt, a few tokens, KV cache preallocated "
-       "for the context); peak RSS = its VmHWM. Non-negative least squares on peak_rss - planned = base + "
+       "for the context); peak RSS = its VmHWM. Non-negative least squares on peak_rss - planned - tokenizer term = base + "
        "threads*per_thread + wf*weights + kf*kv + sf*workspace, rows weighted by 1/peak_rss; then the smallest "
        "margin (1e-5 steps) making plan_memory's total >= peak RSS on every point"},
       {"fit_rms_error_before_margin", fit.rms_fit_error},
@@ -271,8 +272,7 @@ int run_calibrate(const CalibrateOptions& o) {
                          {"margin", p.margin},
                          // Not fitted here (the sweep's models carry a 258-token tokenizer):
                          // kept from the shipped profile, measured by bench_tokenizer_memory.
-                         {"tokenizer_heap_per_file_byte",
-                          default_calibration_profile().tokenizer_heap_per_file_byte}};
+                         {"tokenizer_heap_per_file_byte", p.tokenizer_heap_per_file_byte}};
   {
     std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
     if (!out) throw IoError("calibrate", fmt::format("cannot write the profile ({}, --out, {})", o.out, o.out));

@@ -159,9 +159,11 @@ double fit_margin(const std::vector<CalibrationSample>& samples, const Calibrati
   throw std::logic_error("[calibrate] no margin up to +1% over the fitted one bounds every point");
 }
 
-FitReport fit_calibration(const std::vector<CalibrationSample>& samples) {
+FitReport fit_calibration(const std::vector<CalibrationSample>& samples,
+                          double tokenizer_heap_per_file_byte) {
   check_samples(samples);
-  const CalibrationProfile zero = zero_profile();
+  CalibrationProfile zero = zero_profile();
+  zero.tokenizer_heap_per_file_byte = tokenizer_heap_per_file_byte;
   std::vector<std::vector<double>> a;
   std::vector<double> b;
   std::vector<Features> feats;
@@ -171,7 +173,8 @@ FitReport fit_calibration(const std::vector<CalibrationSample>& samples) {
     const double w = 1.0 / static_cast<double>(s.peak_rss);
     a.push_back({w, w * static_cast<double>(f.threads), w * static_cast<double>(f.weights),
                  w * static_cast<double>(f.kv), w * static_cast<double>(f.workspace)});
-    b.push_back(w * (static_cast<double>(s.peak_rss) - static_cast<double>(f.planned)));
+    // what the fixed terms (planned bytes, the tokenizer) leave to the fitted ones
+    b.push_back(w * (static_cast<double>(s.peak_rss) - static_cast<double>(f.total_no_margin)));
   }
   const std::vector<double> x = nnls_small(a, b);
 

@@ -1,6 +1,6 @@
 // Fitting the calibration profile's coefficients from measured runs (mlxcel calibrate). Every
 // planned byte count comes from plan_memory; the fit only chooses the profile's coefficients:
-//   peak_rss - planned ~ base + threads*per_thread + wf*weights + kf*kv + sf*workspace
+//   peak_rss - planned - tokenizer term ~ base + threads*per_thread + wf*weights + kf*kv + sf*workspace
 // by non-negative least squares (each row weighted by 1/peak_rss, so the fit minimises relative
 // error), then the smallest margin that makes plan_memory's total >= peak_rss on every point.
 #pragma once
@@ -32,9 +32,12 @@ struct FitReport {
   std::vector<uint64_t> totals;  // per sample, final profile
 };
 
-// Fits the profile. Throws UsageError with fewer than 5 samples or a sample without a spec or
-// with a zero peak.
-FitReport fit_calibration(const std::vector<CalibrationSample>& samples);
+// Fits the profile. tokenizer_heap_per_file_byte is not fitted (the sweep's models carry tiny
+// tokenizers): it is taken as given, so the fitted coefficients cover what it leaves and the
+// reported errors are those of the profile as written. Throws UsageError with fewer than 5
+// samples or a sample without a spec or with a zero peak.
+FitReport fit_calibration(const std::vector<CalibrationSample>& samples,
+                          double tokenizer_heap_per_file_byte = 0);
 
 // The margin step alone: the smallest margin (in steps of 1e-5) on top of `base`'s other
 // coefficients that makes plan_memory's total >= peak_rss for every sample.

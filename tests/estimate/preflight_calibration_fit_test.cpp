@@ -118,6 +118,21 @@ TEST(CalibrationFit, RecoversKnownCoefficients) {
   EXPECT_TRUE(r.profile.calibrated);
 }
 
+TEST(CalibrationFit, AGivenTokenizerTermIsLeftOutOfTheFittedBase) {
+  // Every model carries a 100000-byte tokenizer file; at 4 bytes of heap per file byte the peaks
+  // hold 400000 more bytes, which the given coefficient accounts for, so base stays the truth's.
+  Fixture f;
+  for (auto& spec : f.specs) spec.tokenizer_file_bytes = 100000;
+  Truth x;
+  std::vector<CalibrationSample> s = f.samples(x);
+  for (auto& sample : s) sample.peak_rss += 400000;
+  FitReport r = fit_calibration(s, 4.0);
+  EXPECT_DOUBLE_EQ(r.profile.tokenizer_heap_per_file_byte, 4.0);
+  EXPECT_NEAR(static_cast<double>(r.profile.base_bytes), x.base, 2.0);
+  EXPECT_NEAR(r.profile.weights_fraction, x.wf, 2e-6);
+  EXPECT_GE(r.min_error, 0.0);  // the errors are those of the profile with the term
+}
+
 TEST(CalibrationFit, TheEstimateBoundsEveryPoint) {
   // Point 7 is 3% above its model: the least squares cannot follow it, the margin must.
   Fixture f;
