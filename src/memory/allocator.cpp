@@ -10,6 +10,7 @@
 // every byte of a weight, KV or scratch block is written before use (bench_estimate_accuracy
 // measured +0.80..+1.29% plan-over-RSS with the advice, as before it).
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -36,10 +37,7 @@ namespace {
 constexpr uint64_t kHugePageAdviceFrom = 4ull << 20;
 
 bool huge_pages_wanted() {
-  static const bool wanted = [] {
-    const char* e = std::getenv("MLXCEL_THP");
-    return e == nullptr || std::string_view(e) != "0";
-  }();
+  static const bool wanted = memory_detail::huge_pages_from_env(std::getenv("MLXCEL_THP"));
   return wanted;
 }
 
@@ -286,6 +284,14 @@ void clear_cache() { Allocator::instance().clear_cache(); }
 MemoryStats memory_stats() { return Allocator::instance().stats(); }
 
 namespace memory_detail {
+bool huge_pages_from_env(const char* v) {
+  if (v == nullptr || *v == 0) return true;
+  const std::string_view s(v);
+  if (s == "0") return false;
+  if (s != "1") spdlog::warn("[memory] MLXCEL_THP={} is not 0 or 1; advising huge pages (the default)", s);
+  return true;
+}
+
 void add_mapped(uint64_t bytes) noexcept { Allocator::instance().add_mapped(bytes); }
 void sub_mapped(uint64_t bytes) noexcept { Allocator::instance().sub_mapped(bytes); }
 }  // namespace memory_detail

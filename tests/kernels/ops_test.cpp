@@ -344,6 +344,17 @@ TEST(ThreadPool, ThreadCapKeepsWorkOnTheCallingThread) {
   for (int h : hits) ASSERT_EQ(h, 1);
 }
 
+TEST(ThreadPool, MatvecThreadCapFromTheEnvironment) {
+  EXPECT_EQ(detail::matvec_thread_cap(nullptr), 0u);  // unset: no cap
+  EXPECT_EQ(detail::matvec_thread_cap(""), 0u);
+  EXPECT_EQ(detail::matvec_thread_cap("1"), 1u);
+  EXPECT_EQ(detail::matvec_thread_cap("4096"), 4096u);
+  // malformed: warned about and ignored, never a cap of 0 threads or a partial number
+  for (const char* bad : {"0", "-1", "two", "2x", " 2", "4097", "99999999999"}) {
+    EXPECT_EQ(detail::matvec_thread_cap(bad), 0u) << bad;
+  }
+}
+
 TEST(ThreadPool, TwoCallingThreadsAtOnceEachGetTheirWholeRange) {
   // The pool runs one job at a time; the other caller's jobs run on its own thread.
   IsaScope scope(best_isa(), 2);

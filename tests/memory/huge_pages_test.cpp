@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "memory/accounting.h"
 #include "memory_fixture.h"
 #include "mlxcel/memory.h"
 
@@ -38,6 +39,16 @@ bool has_flag(const std::string& flags, const std::string& flag) {
 }
 
 using HugePages = MemoryTest;
+
+TEST(HugePagesSetting, OnlyZeroTurnsTheAdviceOff) {
+  EXPECT_TRUE(memory_detail::huge_pages_from_env(nullptr));
+  EXPECT_TRUE(memory_detail::huge_pages_from_env(""));
+  EXPECT_TRUE(memory_detail::huge_pages_from_env("1"));
+  EXPECT_FALSE(memory_detail::huge_pages_from_env("0"));
+  // malformed values keep the default (with a warning), they do not silently turn it off
+  EXPECT_TRUE(memory_detail::huge_pages_from_env("off"));
+  EXPECT_TRUE(memory_detail::huge_pages_from_env("00"));
+}
 
 TEST_F(HugePages, LargeBlocksAreAdvisedAndSmallOnesAreNot) {
   if (!std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {

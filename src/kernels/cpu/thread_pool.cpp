@@ -5,8 +5,12 @@
 // then sleep on a condition variable.
 #include <immintrin.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <cstring>
 #include <chrono>
 #include <cstdlib>
 #include <condition_variable>
@@ -176,13 +180,22 @@ void run_on_pool(uint32_t n_chunks, Task task, void* ctx, uint32_t threads) {
   pool().run(n_chunks, task, ctx, threads);
 }
 
+uint32_t matvec_thread_cap(const char* v) {
+  if (v == nullptr || *v == 0) return 0;
+  uint32_t cap = 0;
+  const char* end = v + std::strlen(v);
+  const auto [ptr, ec] = std::from_chars(v, end, cap);
+  if (ec != std::errc() || ptr != end || cap == 0 || cap > 4096) {
+    spdlog::warn("[kernels] MLXCEL_MATVEC_THREADS={} is not a whole number from 1 to 4096; not capping", v);
+    return 0;
+  }
+  return cap;
+}
+
 uint32_t matvec_threads() {
   // MLXCEL_MATVEC_THREADS caps the threads of the bandwidth-bound row kernels (decode): on a
   // machine where one core already saturates memory, more threads only add hand-over costs.
-  static const uint32_t cap = [] {
-    const char* e = std::getenv("MLXCEL_MATVEC_THREADS");
-    return e != nullptr && *e != 0 ? static_cast<uint32_t>(std::strtoul(e, nullptr, 10)) : 0u;
-  }();
+  static const uint32_t cap = matvec_thread_cap(std::getenv("MLXCEL_MATVEC_THREADS"));
   const uint32_t n = pool().size();
   return cap == 0 ? n : std::min(cap, n);
 }

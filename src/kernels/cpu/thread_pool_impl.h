@@ -15,6 +15,9 @@ void run_on_pool(uint32_t n_chunks, void (*task)(void* ctx, uint32_t chunk, uint
                  void* ctx, uint32_t threads);
 // Threads for bandwidth-bound row kernels: num_threads(), capped by env MLXCEL_MATVEC_THREADS.
 uint32_t matvec_threads();
+// The cap MLXCEL_MATVEC_THREADS asks for: a whole number 1..4096; 0 (no cap) when unset or empty,
+// and, with a warning naming the variable and the value, when it is anything else.
+uint32_t matvec_thread_cap(const char* env_value);
 
 // Chunks per thread for dynamic scheduling.
 constexpr uint64_t kChunksPerThread = 4;
