@@ -9,11 +9,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bandwidth.h"
+#include "bench_args.h"
 
 namespace {
 
@@ -25,37 +25,23 @@ struct Args {
   bool huge_pages = true, prefetch = true;
 };
 
-[[noreturn]] void usage() {
-  std::fprintf(stderr,
-               "usage: bench_bandwidth_series [--mib MiB] [--readings N] [--reps N] [--threads 1,2] "
-               "[--no-huge-pages] [--no-prefetch]\n");
-  std::exit(2);
-}
-
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage();
-      return argv[++i];
-    };
-    try {
-      if (k == "--mib") a.mib = std::stoul(val());
-      else if (k == "--readings") a.readings = std::max(1, std::stoi(val()));
-      else if (k == "--reps") a.reps = std::max(1, std::stoi(val()));
-      else if (k == "--no-huge-pages") a.huge_pages = false;
-      else if (k == "--no-prefetch") a.prefetch = false;
-      else if (k == "--threads") {
-        a.threads.clear();
-        std::stringstream ss(val());
-        for (std::string t; std::getline(ss, t, ',');) a.threads.push_back(static_cast<uint32_t>(std::stoul(t)));
-        if (a.threads.empty()) usage();
-      } else {
-        usage();
-      }
-    } catch (const std::logic_error&) {
-      usage();
+  mlxcel::bench::ArgReader r(argc, argv,
+                             "usage: bench_bandwidth_series [--mib MiB] [--readings N] [--reps N] [--threads 1,2] "
+                             "[--no-huge-pages] [--no-prefetch]");
+  while (r.next()) {
+    const std::string& k = r.flag();
+    if (k == "--mib") a.mib = r.count(2, 1u << 20);
+    else if (k == "--readings") a.readings = static_cast<int>(r.count(1, 100000));
+    else if (k == "--reps") a.reps = static_cast<int>(r.count(1, 1000));
+    else if (k == "--no-huge-pages") a.huge_pages = false;
+    else if (k == "--no-prefetch") a.prefetch = false;
+    else if (k == "--threads") {
+      a.threads.clear();
+      for (uint64_t t : r.counts(1, 256)) a.threads.push_back(static_cast<uint32_t>(t));
+    } else {
+      r.fail();
     }
   }
   return a;

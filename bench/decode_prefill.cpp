@@ -29,6 +29,7 @@
 #include "runtime/model.h"
 #include "runtime/random_model.h"
 #include "bandwidth.h"
+#include "bench_args.h"
 
 using namespace mlxcel;
 namespace fs = std::filesystem;
@@ -51,33 +52,21 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", k.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (k == "--threads") a.threads = static_cast<uint32_t>(std::stoul(val()));
-    else if (k == "--prompt") a.prompt = std::stoull(val());
-    else if (k == "--decode") a.decode = std::stoull(val());
-    else if (k == "--config") a.config = val();
-    else if (k == "--layers") a.layers = std::stoull(val());
-    else if (k == "--dir") a.dir = val();
-    else if (k == "--bw-mib") a.bw_mib = std::stoull(val());
-    else if (k == "--rounds") a.rounds = std::max<uint64_t>(1, std::stoull(val()));
-    else if (k == "--formats") {
-      a.formats.clear();
-      std::stringstream ss(val());
-      for (std::string f; std::getline(ss, f, ',');) a.formats.push_back(f);
-    } else {
-      std::fprintf(stderr,
-                   "usage: bench_decode_prefill [--threads N] [--prompt N] [--decode N] [--formats bf16,q8,q4] "
-                   "[--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N]\n");
-      std::exit(2);
-    }
+  bench::ArgReader r(argc, argv,
+                     "usage: bench_decode_prefill [--threads N] [--prompt N] [--decode N] [--formats bf16,q8,q4] "
+                     "[--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N]");
+  while (r.next()) {
+    const std::string& k = r.flag();
+    if (k == "--threads") a.threads = static_cast<uint32_t>(r.count(1, 4096));
+    else if (k == "--prompt") a.prompt = r.count(1, 1u << 20);
+    else if (k == "--decode") a.decode = r.count(1, 1u << 20);
+    else if (k == "--config") a.config = r.value();
+    else if (k == "--layers") a.layers = r.count(1, 4096);
+    else if (k == "--dir") a.dir = r.value();
+    else if (k == "--bw-mib") a.bw_mib = r.count(2, 1u << 20);
+    else if (k == "--rounds") a.rounds = r.count(1, 1024);
+    else if (k == "--formats") a.formats = r.list();
+    else r.fail();
   }
   return a;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bandwidth.h"
+#include "bench_args.h"
 #include "kernels/cpu/kernels.h"
 
 using namespace mlxcel;
@@ -276,20 +277,21 @@ PrefillTiming bench_prefill_layer(const Model& m, Fmt f, uint64_t R, int reps) {
 
 int main(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--threads") args.threads = static_cast<uint32_t>(std::stoul(next()));
-    else if (a == "--bw-mib") args.bw_mib = std::stoul(next());
-    else if (a == "--reps") args.reps = std::stoi(next());
-    else if (a == "--only") args.only = next();
+  bench::ArgReader r(argc, argv,
+                     "usage: bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] "
+                     "[--only decode|ceiling|prefill]");
+  while (r.next()) {
+    const std::string& a = r.flag();
+    if (a == "--threads") args.threads = static_cast<uint32_t>(r.count(1, 256));
+    else if (a == "--bw-mib") args.bw_mib = r.count(2, 1u << 20);
+    else if (a == "--reps") args.reps = static_cast<int>(r.count(1, 10000));
+    else if (a == "--only") args.only = r.value();
     else if (a == "--isa") {
-      auto isa = isa_from_name(next());
-      if (!isa) { std::fprintf(stderr, "unknown ISA\n"); return 2; }
+      const auto isa = isa_from_name(r.value());
+      if (!isa) r.fail("--isa is scalar, avx2, avx512 or avx512bf16");
       set_isa(*isa);
     } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|ceiling|prefill]\n", argv[0]);
-      return 2;
+      r.fail();
     }
   }
   std::printf("isa: %s (best %s)\n", std::string(isa_name(active_isa())).c_str(),
@@ -317,11 +319,9 @@ int main(int argc, char** argv) {
       for (Fmt f : fmts) {
         uint64_t lb = 0, hb = 0;
         const double bw_before = probe.measure(args.threads, 3);
-        set_num_threads(args.threads);
         const double g = bench_decode_layer(m, f, args.reps, &lb);
         const double h = bench_decode_head(m, f, args.reps, &hb);
         const double bw_row = std::max(bw_before, probe.measure(args.threads, 3));
-        set_num_threads(args.threads);
         const double t_token = m.layers * lb / (g * 1e9) + hb / (h * 1e9);
         std::printf("%-16s %-7s %9.1f %10.1f %9.1f %6.0f%% %10.1f %9.1f %6.0f%% %12.1f\n", m.name,
                     fmt_name(f), bw_row, lb / 1e6, g, 100 * g / bw_row, hb / 1e6, h,

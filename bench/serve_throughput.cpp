@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arch/registry.h"
+#include "bench_args.h"
 #include "kernels/cpu/kernels.h"
 #include "mlxcel/memory.h"
 #include "mlxcel/size.h"
@@ -54,44 +55,27 @@ struct Args {
   std::string dir;
 };
 
-[[noreturn]] void usage() {
-  std::fprintf(stderr,
-               "usage: bench_serve_throughput [--threads N] [--parallel 1,2,4,8] [--prompt N] "
-               "[--short N] [--long N] [--format bf16|q8|q4] [--config PATH] [--dir DIR]\n");
-  std::exit(2);
-}
-
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      if (i + 1 >= argc) usage();
-      return argv[++i];
-    };
-    if (k == "--threads") {
-      a.threads = static_cast<uint32_t>(std::stoul(val()));
-    } else if (k == "--parallel") {
-      a.parallel.clear();
-      std::stringstream ss(val());
-      for (std::string p; std::getline(ss, p, ',');) a.parallel.push_back(std::stoull(p));
-    } else if (k == "--prompt") {
-      a.prompt = std::stoull(val());
-    } else if (k == "--short") {
-      a.short_tokens = std::stoull(val());
-    } else if (k == "--long") {
-      a.long_tokens = std::stoull(val());
-    } else if (k == "--format") {
-      a.format = val();
-    } else if (k == "--config") {
-      a.config = val();
-    } else if (k == "--dir") {
-      a.dir = val();
-    } else {
-      usage();
+  bench::ArgReader r(argc, argv,
+                     "usage: bench_serve_throughput [--threads N] [--parallel 1,2,4,8] [--prompt N] "
+                     "[--short N] [--long N] [--format bf16|q8|q4] [--config PATH] [--dir DIR]");
+  while (r.next()) {
+    const std::string& k = r.flag();
+    if (k == "--threads") a.threads = static_cast<uint32_t>(r.count(1, 4096));
+    else if (k == "--parallel") a.parallel = r.counts(1, 1024);
+    else if (k == "--prompt") a.prompt = r.count(1, 1u << 20);
+    else if (k == "--short") a.short_tokens = r.count(1, 1u << 20);
+    else if (k == "--long") a.long_tokens = r.count(1, 1u << 20);
+    else if (k == "--format") {
+      a.format = r.value();
+      if (a.format != "bf16" && a.format != "q8" && a.format != "q4") r.fail("--format is bf16, q8 or q4");
     }
+    else if (k == "--config") a.config = r.value();
+    else if (k == "--dir") a.dir = r.value();
+    else r.fail();
   }
-  if (a.parallel.empty() || a.long_tokens <= a.short_tokens || a.prompt == 0) usage();
+  if (a.long_tokens <= a.short_tokens) r.fail("--long must be more than --short");
   return a;
 }
 
@@ -147,7 +131,6 @@ int main(int argc, char** argv) {
   o.seed = 1;
   if (args.format == "q8") o.bits = 8;
   else if (args.format == "q4") o.bits = 4;
-  else if (args.format != "bf16") usage();
   if (!fs::exists(dir + "/model.safetensors")) runtime::make_random_model(config, o, dir);
   const ModelSpec spec = load_model_spec(dir);
 
