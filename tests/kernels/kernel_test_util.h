@@ -97,9 +97,14 @@ struct TestWeight {
   uint64_t rows = 0, cols = 0;
   std::vector<uint32_t> words;  // data (u32 words; dense formats reuse it as raw bytes)
   std::vector<uint16_t> scales16, biases16;
+  std::vector<float> scales32, biases32;  // F32 scale_dtype
   std::vector<double> deq;  // [rows, cols]
   Weight view() const {
     if (dtype == DType::U32) {
+      if (scale_dtype == DType::F32) {
+        return affine_weight(rows, cols, bits, group, words.data(), scale_dtype, scales32.data(),
+                             biases32.data());
+      }
       return affine_weight(rows, cols, bits, group, words.data(), scale_dtype, scales16.data(),
                            biases16.data());
     }
@@ -144,23 +149,33 @@ inline TestWeight make_affine(std::mt19937& rng, uint32_t bits, uint32_t group, 
   t.words.assign(rows * words_per_row, 0);
   t.scales16.resize(rows * groups);
   t.biases16.resize(rows * groups);
+  if (sdt == DType::F32) {
+    t.scales32.resize(rows * groups);
+    t.biases32.resize(rows * groups);
+  }
   t.deq.resize(rows * cols);
   std::uniform_int_distribution<uint32_t> qd(0, (1u << bits) - 1);
   std::uniform_real_distribution<float> sd(0.005f, 0.02f), bd(-0.1f, 0.1f);
   for (uint64_t r = 0; r < rows; ++r) {
     for (uint64_t g = 0; g < groups; ++g) {
-      const uint16_t s = sdt == DType::F16 ? ref_to_f16(sd(rng)) : ref_to_bf16_trunc(sd(rng));
-      const uint16_t b = sdt == DType::F16 ? ref_to_f16(bd(rng)) : ref_to_bf16_trunc(bd(rng));
+      const bool half = sdt != DType::BF16;  // F32 scales take f16-representable values
+      const uint16_t s = half ? ref_to_f16(sd(rng)) : ref_to_bf16_trunc(sd(rng));
+      const uint16_t b = half ? ref_to_f16(bd(rng)) : ref_to_bf16_trunc(bd(rng));
       t.scales16[r * groups + g] = s;
       t.biases16[r * groups + g] = b;
+      if (sdt == DType::F32) {  // the same values, held as floats
+        t.scales32[r * groups + g] = static_cast<float>(ref_f16(s));
+        t.biases32[r * groups + g] = static_cast<float>(ref_f16(b));
+      }
     }
     for (uint64_t j = 0; j < cols; ++j) {
       const uint32_t q = qd(rng);
       // element j of the row at bits (j*bits)%32 of word j*bits/32
       t.words[r * words_per_row + j * bits / 32] |= q << ((j * bits) % 32);
       const uint64_t g = j / group;
-      const double s = sdt == DType::F16 ? ref_f16(t.scales16[r * groups + g]) : ref_bf16(t.scales16[r * groups + g]);
-      const double b = sdt == DType::F16 ? ref_f16(t.biases16[r * groups + g]) : ref_bf16(t.biases16[r * groups + g]);
+      const bool half = sdt != DType::BF16;
+      const double s = half ? ref_f16(t.scales16[r * groups + g]) : ref_bf16(t.scales16[r * groups + g]);
+      const double b = half ? ref_f16(t.biases16[r * groups + g]) : ref_bf16(t.biases16[r * groups + g]);
       t.deq[r * cols + j] = s * q + b;
     }
   }

@@ -100,11 +100,12 @@ TEST(Linear, AffineFormatsAllIsas) {
       std::mt19937 rng(7);
       for (uint32_t bits : {4u, 8u}) {
         for (uint32_t group : {32u, 64u, 128u}) {
-          for (DType sdt : {DType::F16, DType::BF16}) {
-            // cols: 2 groups, for g32/64 a length with a 32-element tail after 64-chunks, and
-            // 1152 (more than one 16-group factor block for every group size)
+          for (DType sdt : {DType::F16, DType::BF16, DType::F32}) {
+            // cols: 2 groups, for g32/64 a length with a 32-element tail after 64-chunks,
+            // 1152 (more than one 16-group factor block for every group size), and two whole
+            // 16-group blocks (the 4-bit kernels' block path)
             for (uint64_t cols : {uint64_t{2} * group, group == 128 ? uint64_t{384} : uint64_t{224},
-                                  uint64_t{1152}}) {
+                                  uint64_t{1152}, uint64_t{32} * group}) {
               if (cols % group) continue;
               const TestWeight tw = make_affine(rng, bits, group, sdt, 45, cols);
               for (uint64_t n : kNs) {
