@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -32,11 +33,41 @@ Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.see
 double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
 int32_t argmax(std::span<const float> logits) {
-  int32_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
+  // Four independent running maxima: a single one made each step wait on the previous compare
+  // (~7 cycles per logit through the reload of logits[best], 0.2 ms per token at a 128K
+  // vocabulary while the other threads idle). NaN never wins; all NaN/-inf gives 0.
+  constexpr size_t kLanes = 4;
+  float val[kLanes];
+  int64_t idx[kLanes];
+  for (size_t j = 0; j < kLanes; ++j) {
+    val[j] = -std::numeric_limits<float>::infinity();
+    idx[j] = -1;
   }
-  return best;
+  const size_t n = logits.size(), body = n / kLanes * kLanes;
+  for (size_t i = 0; i < body; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) {
+      const float v = logits[i + j];
+      const bool more = v > val[j];
+      val[j] = more ? v : val[j];
+      idx[j] = more ? static_cast<int64_t>(i + j) : idx[j];
+    }
+  }
+  for (size_t i = body; i < n; ++i) {
+    if (logits[i] > val[0]) {
+      val[0] = logits[i];
+      idx[0] = static_cast<int64_t>(i);
+    }
+  }
+  int64_t best = -1;
+  float best_val = 0;
+  for (size_t j = 0; j < kLanes; ++j) {
+    if (idx[j] < 0) continue;
+    if (best < 0 || val[j] > best_val || (val[j] == best_val && idx[j] < best)) {
+      best = idx[j];
+      best_val = val[j];
+    }
+  }
+  return best < 0 ? 0 : static_cast<int32_t>(best);
 }
 
 void apply_repeat_penalty(std::span<float> logits, std::span<const int32_t> history, float penalty,

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
 
 #include "mlxcel/errors.h"
 #include "runtime/sampler.h"
@@ -12,6 +15,30 @@ TEST(Sampler, GreedyPicksArgmaxLowestIdOnTies) {
   Sampler s({});
   std::vector<float> l = {0.1f, 2.0f, -1.0f, 2.0f};
   EXPECT_EQ(s.sample(l, {}), 1);
+}
+
+// argmax keeps four running maxima; it must still give the lowest id of the maximum wherever
+// the ties fall, for every length (tails of 0..3 after the four-wide body) and skip NaN.
+TEST(Sampler, ArgmaxMatchesTheFirstMaximumForEveryLengthAndTie) {
+  std::mt19937 rng(3);
+  for (size_t n = 1; n <= 40; ++n) {
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<float> l(n);
+      // few distinct values, so ties across lanes and the tail are common
+      for (float& v : l) v = static_cast<float>(rng() % 4);
+      if (trial % 5 == 0) l[rng() % n] = std::nanf("");
+      if (trial % 7 == 0) l[rng() % n] = -std::numeric_limits<float>::infinity();
+      int32_t want = -1;
+      for (size_t i = 0; i < n; ++i) {
+        if (std::isnan(l[i])) continue;
+        if (want < 0 || l[i] > l[static_cast<size_t>(want)]) want = static_cast<int32_t>(i);
+      }
+      if (want < 0 || l[static_cast<size_t>(want)] == -std::numeric_limits<float>::infinity()) want = 0;
+      ASSERT_EQ(argmax(l), want) << "n=" << n << " trial=" << trial;
+    }
+  }
+  const std::vector<float> nans(9, std::nanf(""));
+  EXPECT_EQ(argmax(nans), 0);
 }
 
 TEST(Sampler, RepeatPenaltyDividesPositiveMultipliesNegative) {
