@@ -169,6 +169,9 @@ int main(int argc, char** argv) {
       const double bw = std::max(bw_prev, bw_next);
       const double ctx = static_cast<double>(args.prompt + done) + static_cast<double>(n) / 2.0;
       fractions.push_back(static_cast<double>(n) / dt * bytes_at(ctx) / (bw * 1e9));
+      std::fprintf(stderr, "# %s round %llu: %llu tokens, %.2f tok/s, bw %.1f / %.1f GB/s, %.0f%% of the roofline\n",
+                   fmt_name.c_str(), static_cast<unsigned long long>(round), static_cast<unsigned long long>(n),
+                   static_cast<double>(n) / dt, bw_prev, bw_next, 100.0 * fractions.back());
       bandwidths.push_back(bw);
       bw_peak = std::max({bw_peak, bw_prev, bw_next});
       bw_prev = bw_next;
