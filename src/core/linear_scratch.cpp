@@ -74,19 +74,24 @@ uint64_t affine_act_bytes(uint64_t cols, uint32_t group, uint64_t n) {
   return affine_act(Ctx{cols, group, n, 1});
 }
 
+uint64_t gemm_min_rows(DType weight_dtype, uint32_t bits) {
+  if (weight_dtype != DType::U32) return 8;
+  return bits == 4 ? 16 : 12;
+}
+
 uint64_t linear_kernel_scratch_bytes(DType weight_dtype, uint64_t cols, uint32_t group_size,
-                                     uint64_t n, uint64_t threads) {
+                                     uint32_t bits, uint64_t n, uint64_t threads) {
   const Ctx c{cols, group_size, n, threads == 0 ? 1 : threads};
   uint64_t bytes = kLinearScratchAlign;  // slack to align the caller's pointer
   switch (weight_dtype) {
     case DType::U32:
       bytes = add(bytes, affine_act(c), c);
-      if (n >= kGemmMinRows)
+      if (n >= gemm_min_rows(weight_dtype, bits))
         bytes = add(bytes, mul(c.threads, align_up(affine_panel(c), kLinearScratchAlign, c), c), c);
       return bytes;
     case DType::F16:
     case DType::BF16:
-      if (n >= kGemmMinRows) {
+      if (n >= gemm_min_rows(weight_dtype, 0)) {
         const uint64_t x_bf16 = mul(mul(align_up(n, kGemmRowPad, c), cols, c), 2, c);
         bytes = add(bytes, align_up(x_bf16, kLinearScratchAlign, c), c);
         bytes = add(bytes, mul(c.threads, align_up(dense_panel(c), kLinearScratchAlign, c), c), c);

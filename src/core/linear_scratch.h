@@ -7,10 +7,10 @@
 // Layout for n rows of x against a weight with `cols` input features, threads T:
 //   64 B slack to align the caller's pointer, then
 //   MLX affine weights (packed codes, DType::U32): x quantized to int8 with rows padded to
-//     kGemmRowPad, plus three f32 arrays per group (scale, Σx, Σq); from kGemmMinRows rows on,
+//     kGemmRowPad, plus three f32 arrays per group (scale, Σx, Σq); from gemm_min_rows on,
 //     one packed weight panel per thread (kAffinePanelRows rows of u8 codes + f32 scale and
 //     bias per group);
-//   F16 / BF16 weights, from kGemmMinRows rows on: x rounded to bf16 (rows padded to
+//   F16 / BF16 weights, from gemm_min_rows on: x rounded to bf16 (rows padded to
 //     kGemmRowPad) plus one f32 panel of kDensePanelRows widened weight rows per thread;
 //   F32 weights: nothing (row kernels and sgemm read x and W in place).
 // Every piece starts on a kLinearScratchAlign boundary.
@@ -23,8 +23,13 @@
 namespace mlxcel {
 
 inline constexpr uint64_t kLinearScratchAlign = 64;
-// n (rows of x) from which linear() uses the GEMM kernels instead of the row kernels.
-inline constexpr uint64_t kGemmMinRows = 8;
+// n (rows of x) from which linear() uses the GEMM kernels instead of the row kernels: 8 for
+// float weights, 16 for 4-bit and 12 for other affine weights (DType::U32; bits is ignored for
+// the other dtypes). The affine GEMM unpacks each 32-row weight panel before use, which a few
+// rows do not repay: measured on the 2-core EPYC (2026-11-26), an 8192 x 2048 4-bit matvec
+// with 8 rows of x took 0.48 ms in the row kernel and 0.81 ms in the GEMM, 12 rows 0.70 vs
+// 1.00; 8-bit at 8 rows 0.86 vs 1.01, at 12 even, at 16 the GEMM wins.
+uint64_t gemm_min_rows(DType weight_dtype, uint32_t bits);
 // Rows of x the GEMM quantizer and the bf16 packer pad to (a whole number of micro-tiles).
 inline constexpr uint64_t kGemmRowPad = 16;
 // Weight rows per panel of the affine int8 GEMM (two zmm of int32 lanes).
@@ -45,9 +50,10 @@ uint64_t dense_gemm_panel_bytes(uint64_t cols);
 uint64_t affine_act_bytes(uint64_t cols, uint32_t group, uint64_t n);
 
 // Total scratch for one linear call. weight_dtype: F32, F16, BF16, or U32 for MLX affine packed
-// codes (the safetensors dtype MLX stores them as; group_size must then be non-zero).
-// threads 0 counts as 1. ConfigError for another dtype, a zero group or 64-bit overflow.
+// codes (the safetensors dtype MLX stores them as; group_size must then be non-zero; bits picks
+// the GEMM threshold). threads 0 counts as 1. ConfigError for another dtype, a zero group or
+// 64-bit overflow.
 uint64_t linear_kernel_scratch_bytes(DType weight_dtype, uint64_t cols, uint32_t group_size,
-                                     uint64_t n, uint64_t threads);
+                                     uint32_t bits, uint64_t n, uint64_t threads);
 
 }  // namespace mlxcel

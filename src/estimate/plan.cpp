@@ -8,6 +8,8 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <set>
+#include <string_view>
 
 #include "core/checked.h"
 #include "core/linear_scratch.h"
@@ -194,19 +196,50 @@ AttentionWidths attention_widths(const ModelSpec& spec, const RunConfig& run) {
 // the kernels use (core/linear_scratch.h) for the weight formats the model holds, the largest of
 // them (an MLX-quantized model may keep some weights in bf16). Only 64 B of alignment slack when
 // all weights are f32. tests/cli/workspace_kernels_test.cpp holds it equal to the kernels' ask.
+// Bits of every MLX-quantized weight in the spec, as the runtime derives them: packed u32 columns
+// x 32 over the input features (scales columns x group). A spec without such pairs (analytic,
+// from config.json) gives the config's bits.
+std::set<uint32_t> mlx_weight_bits(const ModelSpec& spec, uint32_t group) {
+  std::map<std::string_view, const TensorSpec*> scales;
+  constexpr std::string_view kScales = ".scales", kWeight = ".weight";
+  for (const auto& t : spec.tensors) {
+    const std::string_view n = t.name;
+    if (n.ends_with(kScales) && t.shape.size() == 2) scales.emplace(n.substr(0, n.size() - kScales.size()), &t);
+  }
+  std::set<uint32_t> bits;
+  for (const auto& t : spec.tensors) {
+    const std::string_view n = t.name;
+    if (t.dtype != DType::U32 || t.shape.size() != 2 || !n.ends_with(kWeight)) continue;
+    const auto it = scales.find(n.substr(0, n.size() - kWeight.size()));
+    if (it == scales.end()) continue;
+    const uint64_t cols = it->second->shape[1] * group;
+    if (cols != 0 && t.shape[1] * 32 % cols == 0) bits.insert(static_cast<uint32_t>(t.shape[1] * 32 / cols));
+  }
+  if (bits.empty()) bits.insert(spec.quant.bits);
+  return bits;
+}
+
 uint64_t matmul_scratch_bytes(const ModelSpec& spec, uint64_t R, uint64_t A, uint64_t T) {
-  uint64_t bytes = linear_kernel_scratch_bytes(DType::F32, A, 0, R, T);
+  uint64_t bytes = linear_kernel_scratch_bytes(DType::F32, A, 0, 0, R, T);
   if (spec.quant.method == QuantMethod::Mlx) {
     const uint32_t g = spec.quant.group_size;
     if (g == 0)
       throw ConfigError("estimate", "MLX-quantized model without a group size (quantization, "
                                     "group_size, 0)");
-    bytes = std::max(bytes, linear_kernel_scratch_bytes(DType::U32, A, g, R, T));
+    // the GEMM threshold, and so the scratch, depends on the bits (gemm_min_rows)
+    for (uint32_t bits : mlx_weight_bits(spec, g))
+      bytes = std::max(bytes, linear_kernel_scratch_bytes(DType::U32, A, g, bits, R, T));
   }
-  const bool half_weights = std::any_of(spec.tensors.begin(), spec.tensors.end(), [](const auto& t) {
-    return t.shape.size() >= 2 && (t.dtype == DType::BF16 || t.dtype == DType::F16);
+  // f16/bf16 matrices that reach a matmul; an MLX model's scales and biases are 2-D bf16 too, but
+  // only the affine kernels read them (counting them reserved the bf16 GEMM's scratch for every
+  // MLX model: ~7 MB at a 512-row chunk of Llama-3.2-1B)
+  const bool mlx = spec.quant.method == QuantMethod::Mlx;
+  const bool half_weights = std::any_of(spec.tensors.begin(), spec.tensors.end(), [&](const auto& t) {
+    const std::string_view n = t.name;
+    const bool affine_params = mlx && (n.ends_with(".scales") || n.ends_with(".biases"));
+    return t.shape.size() >= 2 && (t.dtype == DType::BF16 || t.dtype == DType::F16) && !affine_params;
   });
-  if (half_weights) bytes = std::max(bytes, linear_kernel_scratch_bytes(DType::BF16, A, 0, R, T));
+  if (half_weights) bytes = std::max(bytes, linear_kernel_scratch_bytes(DType::BF16, A, 0, 0, R, T));
   return bytes;
 }
 

@@ -88,6 +88,6 @@ const KernelTable& avx2_table();
 const KernelTable& avx512_table();
 const KernelTable& avx512bf16_table();
 
-// Panel sizes, kGemmMinRows and kGemmRowPad: core/linear_scratch.h (shared with the memory plan).
+// Panel sizes, gemm_min_rows and kGemmRowPad: core/linear_scratch.h (shared with the memory plan).
 
 }  // namespace mlxcel::kernels

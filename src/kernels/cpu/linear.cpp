@@ -150,7 +150,7 @@ uint64_t weight_bytes(const Weight& w) {
 
 uint64_t linear_scratch_bytes(const Weight& w, uint64_t n, uint32_t threads) {
   validate_weight(w);
-  return linear_kernel_scratch_bytes(w.dtype, w.cols, w.group_size, n, threads);
+  return linear_kernel_scratch_bytes(w.dtype, w.cols, w.group_size, w.bits, n, threads);
 }
 
 void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std::byte> scratch,
@@ -175,7 +175,7 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
   const uint64_t rows = r1 - r0;
 
   if (w.quantized()) {
-    const bool gemm = n >= kGemmMinRows && kt.affine_gemm != nullptr;
+    const bool gemm = n >= gemm_min_rows(w.dtype, w.bits) && kt.affine_gemm != nullptr;
     const QuantAct a = quantize_x(kt, w, x, xs, n, gemm, cur);
     AffineArgs args{&w, &a, y, ys, opt.accumulate};
     if (gemm) {
@@ -194,7 +194,7 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
   }
 
   DenseArgs args{&w, x, xs, n, y, ys, opt.accumulate};
-  if (n >= kGemmMinRows && w.dtype == DType::BF16 && w.cols % 2 == 0 &&
+  if (n >= gemm_min_rows(w.dtype, 0) && w.dtype == DType::BF16 && w.cols % 2 == 0 &&
       kt.dense_gemm_bf16 != nullptr) {
     const uint64_t n_pad = align_up(n, kGemmRowPad);
     auto* xb = reinterpret_cast<uint16_t*>(cur.take(n_pad * w.cols * 2));
@@ -209,7 +209,7 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
     });
     return;
   }
-  if (n >= kGemmMinRows && kt.dense_gemm != nullptr) {
+  if (n >= gemm_min_rows(w.dtype, 0) && kt.dense_gemm != nullptr) {
     const uint64_t panel_bytes =
         w.dtype == DType::F32 ? 0 : align_up(dense_gemm_panel_bytes(w.cols), kAlign);
     if (w.dtype != DType::F32) cur.take(align_up(n, kGemmRowPad) * w.cols * 2);  // bf16 x slot
@@ -260,12 +260,13 @@ void linear_fused(std::span<const LinearOut> outs, const float* x, uint64_t n,
                   std::span<std::byte> scratch) {
   if (outs.empty() || n == 0) return;
   constexpr uint64_t kMaxChunks = 256;
-  bool fuse = n < kGemmMinRows && outs.size() > 1 && outs.size() <= kMaxChunks;
+  bool fuse = outs.size() > 1 && outs.size() <= kMaxChunks;
   for (const LinearOut& o : outs) {
     validate_weight(*o.w);
     if (o.y == nullptr) throw UsageError("kernels", "linear_fused: y is null");
     fuse = fuse && same_format(*o.w, *outs[0].w);
   }
+  fuse = fuse && n < gemm_min_rows(outs[0].w->dtype, outs[0].w->bits);
   if (!fuse) {
     for (const LinearOut& o : outs) linear(*o.w, x, n, o.y, scratch);
     return;
