@@ -126,16 +126,69 @@ MLXCEL_AVX2 void quantize_act(const float* x, uint64_t x_stride, const QuantAct&
 
 // ---- dense rows ----
 
+constexpr int kPrefetch = 4096;  // bytes ahead of the weight stream (as in the AVX-512 kernels)
+
+// Rows for M (1..3; 16 ymm registers) activation rows at once: each 8 weights are loaded and
+// widened once for all M rows, where the one-row loop below widened every weight n times (bf16
+// 8192 x 2048, 2 threads: 4 rows of x took 2.11 ms against 0.62 for one).
+template <int KIND, int M>
+MLXCEL_AVX2 void dense_rows_multi(const DenseArgs& a, uint64_t r0, uint64_t r1, uint64_t m0) {
+  const Weight& w = *a.w;
+  const uint64_t c = w.cols;
+  const uint64_t esize = KIND == 0 ? 4 : 2;
+  const uint64_t c16 = c / 16 * 16, c8 = c / 8 * 8;
+  const float* x[M];
+  for (int j = 0; j < M; ++j) x[j] = a.x + (m0 + j) * a.x_stride;
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const uint8_t*>(w.data) + r * c * esize;
+    __m256 acc[M], acc2[M];
+    for (int j = 0; j < M; ++j) acc[j] = acc2[j] = _mm256_setzero_ps();
+    uint64_t i = 0;
+    for (; i < c16; i += 16) {
+      // each 16-row block is read once per group of M rows; the jump back would stop the
+      // hardware prefetcher, so the stream is prefetched here
+      _mm_prefetch(reinterpret_cast<const char*>(row + i * esize) + kPrefetch, _MM_HINT_T0);
+      const __m256 w0 = load8(row + i * esize, KIND), w1 = load8(row + (i + 8) * esize, KIND);
+      for (int j = 0; j < M; ++j) {
+        acc[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x[j] + i), acc[j]);
+        acc2[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x[j] + i + 8), acc2[j]);
+      }
+    }
+    for (; i < c8; i += 8) {
+      const __m256 wv = load8(row + i * esize, KIND);
+      for (int j = 0; j < M; ++j) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + i), acc[j]);
+    }
+    for (int j = 0; j < M; ++j) {
+      float v = hsum(_mm256_add_ps(acc[j], acc2[j]));
+      for (uint64_t k = i; k < c; ++k) v += load_as_f32(row, KIND, k) * x[j][k];
+      float* out = a.y + (m0 + j) * a.y_stride + r;
+      *out = a.accumulate ? *out + v : v;
+    }
+  }
+}
+
 template <int KIND>
 MLXCEL_AVX2 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
   const Weight& w = *a.w;
   const uint64_t c = w.cols;
   const uint64_t esize = KIND == 0 ? 4 : 2;
   const uint64_t c32 = c / 32 * 32, c8 = c / 8 * 8;
+  if (a.n > 1) {
+    // blocks of rows (kept in L1/L2 between the groups of activation rows)
+    constexpr uint64_t kRowBlock = 16;
+    for (uint64_t rb = r0; rb < r1; rb += kRowBlock) {
+      const uint64_t re = std::min(r1, rb + kRowBlock);
+      uint64_t m = 0;
+      for (; m + 3 <= a.n; m += 3) dense_rows_multi<KIND, 3>(a, rb, re, m);
+      if (a.n - m == 2) dense_rows_multi<KIND, 2>(a, rb, re, m);
+      if (a.n - m == 1) dense_rows_multi<KIND, 1>(a, rb, re, m);
+    }
+    return;
+  }
   for (uint64_t r = r0; r < r1; ++r) {
     const auto* row = static_cast<const uint8_t*>(w.data) + r * c * esize;
-    for (uint64_t m = 0; m < a.n; ++m) {
-      const float* x = a.x + m * a.x_stride;
+    {
+      const float* x = a.x;
       __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
       uint64_t i = 0;
       for (; i < c32; i += 32) {
@@ -147,7 +200,7 @@ MLXCEL_AVX2 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
       for (; i < c8; i += 8) s0 = _mm256_fmadd_ps(load8(row + i * esize, KIND), _mm256_loadu_ps(x + i), s0);
       float v = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
       for (; i < c; ++i) v += load_as_f32(row, KIND, i) * x[i];
-      float* out = a.y + m * a.y_stride + r;
+      float* out = a.y + r;
       *out = a.accumulate ? *out + v : v;
     }
   }
