@@ -44,6 +44,7 @@ struct CalibrateOptions {
   std::string out = "mlxcel-profile.json";
   std::string work_dir;
   bool quick = false;
+  uint32_t repeats = 3;  // runs per point; the point's peak RSS is the largest
 };
 
 std::string self_exe() {
@@ -121,7 +122,8 @@ std::string pct(double v) { return fmt::format("{:+.2f}%", 100 * v); }
 struct Measured {
   CalibrationSample sample;
   std::string model_label;
-  json stats;
+  json stats;                      // of the run with the largest peak RSS
+  std::vector<uint64_t> rss_runs;  // every run's peak RSS
 };
 
 int run_calibrate(const CalibrateOptions& o) {
@@ -163,24 +165,38 @@ int run_calibrate(const CalibrateOptions& o) {
       run.sequences = 1;
       const std::string label = fmt::format("{} ctx {} chunk {} t{} {}", models[mi].label, run.context, run.prefill_chunk,
                                             run.threads, kv_cache_type_name(sp.cache));
-      const fs::path stats_path = work / fmt::format("point-{}.json", index);
-      const fs::path log_path = work / fmt::format("point-{}.log", index);
-      std::vector<std::string> args = {exe, "generate", models[mi].path, "--prompt", std::string(kSweepPrompt),
-                                       "--max-tokens", std::to_string(kSweepNewTokens), "--ctx-size",
-                                       std::to_string(run.context), "--threads", std::to_string(run.threads),
-                                       "--prefill-chunk", std::to_string(run.prefill_chunk), "--cache-type-k",
-                                       std::string(kv_cache_type_name(sp.cache)), "--cache-type-v",
-                                       std::string(kv_cache_type_name(sp.cache)), "--json-stats", stats_path.string(),
-                                       "--force", "--no-echo"};
-      const int code = run_measured_child(args, log_path);
+      // Each point runs `repeats` times and keeps its largest peak RSS: address-space layout
+      // randomization alone moves a run's peak RSS (measured ±170 KB on a 17 MB run, none with
+      // ASLR off), and the profile must bound every run, not one draw.
       json stats;
-      if (code == 0) {
-        try {
-          stats = json::parse(read_whole_file(stats_path));
-        } catch (const json::exception&) {
+      std::vector<uint64_t> rss_runs;
+      int code = 0;
+      fs::path log_path;
+      for (uint32_t rep = 0; rep < o.repeats && code == 0; ++rep) {
+        const fs::path stats_path = work / fmt::format("point-{}-run-{}.json", index, rep + 1);
+        log_path = work / fmt::format("point-{}-run-{}.log", index, rep + 1);
+        std::vector<std::string> args = {exe, "generate", models[mi].path, "--prompt", std::string(kSweepPrompt),
+                                         "--max-tokens", std::to_string(kSweepNewTokens), "--ctx-size",
+                                         std::to_string(run.context), "--threads", std::to_string(run.threads),
+                                         "--prefill-chunk", std::to_string(run.prefill_chunk), "--cache-type-k",
+                                         std::string(kv_cache_type_name(sp.cache)), "--cache-type-v",
+                                         std::string(kv_cache_type_name(sp.cache)), "--json-stats",
+                                         stats_path.string(), "--force", "--no-echo"};
+        code = run_measured_child(args, log_path);
+        json one;
+        if (code == 0) {
+          try {
+            one = json::parse(read_whole_file(stats_path));
+          } catch (const json::exception&) {
+          }
         }
+        if (code == 0 && (!one.contains("after_run") || one["after_run"].is_null())) code = -1;
+        if (code != 0) break;
+        const uint64_t rss = one["after_run"]["rss_peak_bytes"].get<uint64_t>();
+        rss_runs.push_back(rss);
+        if (stats.is_null() || rss > stats["after_run"]["rss_peak_bytes"].get<uint64_t>()) stats = std::move(one);
       }
-      if (code != 0 || !stats.contains("after_run") || stats["after_run"].is_null()) {
+      if (code != 0) {
         ++failed;
         fmt::print(stderr, "[calibrate] {}/{} {}: run failed (exit {}), see {}\n", index, planned_runs, label, code,
                    log_path.string());
@@ -201,6 +217,7 @@ int run_calibrate(const CalibrateOptions& o) {
                                            "plan_memory ({})", label, stats["plan"]["planned_bytes"].dump(),
                                            stats["after_load"]["allocator_active_bytes"].dump(), mine.planned));
       m.stats = std::move(stats);
+      m.rss_runs = std::move(rss_runs);
       fmt::print(stderr, "[calibrate] {}/{} {}: planned {}, peak RSS {}, allocator peak {}\n", index, planned_runs,
                  label, format_bytes(mine.planned), format_bytes(m.sample.peak_rss),
                  format_bytes(m.sample.allocator_peak));
@@ -232,6 +249,7 @@ int run_calibrate(const CalibrateOptions& o) {
                           {"workspace_bytes", plan.workspace.total},
                           {"planned_bytes", plan.planned},
                           {"peak_rss_bytes", s.peak_rss},
+                          {"peak_rss_runs", points[i].rss_runs},
                           {"allocator_peak_bytes", s.allocator_peak},
                           {"estimate_bytes", fit.totals[i]},
                           {"error", fit.errors[i]}});
@@ -256,10 +274,11 @@ int run_calibrate(const CalibrateOptions& o) {
       {"failed_runs", failed},
       {"sweep_seconds", std::round(seconds)},
       {"method",
-       "each point a fresh `mlxcel generate --json-stats` child (short prompt, a few tokens, KV cache preallocated "
-       "for the context); peak RSS = its VmHWM. Non-negative least squares on peak_rss - planned - tokenizer term = base + "
+       fmt::format("each point {} fresh `mlxcel generate --json-stats` child(ren) (short prompt, a few tokens, KV cache "
+                   "preallocated for the context); peak RSS = the largest VmHWM of those runs.", o.repeats) +
+       std::string(" Non-negative least squares on peak_rss - planned - tokenizer term = base + "
        "threads*per_thread + wf*weights + kf*kv + sf*workspace, rows weighted by 1/peak_rss; then the smallest "
-       "margin (1e-5 steps) making plan_memory's total >= peak RSS on every point"},
+       "margin (1e-5 steps) making plan_memory's total >= peak RSS on every point")},
       {"fit_rms_error_before_margin", fit.rms_fit_error},
       {"max_under_error", fit.min_error},
       {"max_over_error", fit.max_error},
@@ -302,6 +321,9 @@ void add_calibrate_command(CLI::App& app, Action& action) {
   cmd->add_option("--work-dir", o->work_dir,
                   "keep generated models, per-point stats and logs here (default: a temporary directory, removed)")
       ->type_name("DIR");
+  cmd->add_option("--repeats", o->repeats,
+                  "runs per point; each point's peak RSS is the largest (the layout randomization moves it; default 3)")
+      ->check(CLI::Range(1, 100));
   cmd->add_flag("--quick", o->quick, "a small sweep (tiny models, few points) for smoke tests; not for shipping");
   cmd->footer("Each point runs `mlxcel generate --json-stats` in a child process. Use a Release build on an "
               "otherwise quiet machine. Profile format: docs/memory-model.md; the sweep: docs/calibration.md.");

@@ -2,6 +2,7 @@
 // profile that loads, bounds every measured point and is what inspect then reports.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cli/cli_util.h"
@@ -41,6 +42,11 @@ TEST(Calibrate, QuickSweepWritesAProfileThatBoundsEveryPoint) {
     // Upper bound on every measured point; the planned part is what the allocator held at peak.
     EXPECT_GE(s["estimate_bytes"].get<uint64_t>(), s["peak_rss_bytes"].get<uint64_t>()) << s.dump();
     EXPECT_EQ(s["planned_bytes"], s["allocator_peak_bytes"]) << s.dump();
+    // three runs per point by default; the point keeps the largest peak RSS
+    ASSERT_EQ(s["peak_rss_runs"].size(), 3u) << s.dump();
+    uint64_t most = 0;
+    for (const auto& v : s["peak_rss_runs"]) most = std::max(most, v.get<uint64_t>());
+    EXPECT_EQ(s["peak_rss_bytes"].get<uint64_t>(), most) << s.dump();
   }
   EXPECT_GE(j["provenance"]["max_under_error"].get<double>(), 0.0);
 
@@ -49,6 +55,16 @@ TEST(Calibrate, QuickSweepWritesAProfileThatBoundsEveryPoint) {
                             "--calibration", dir.file("quick.json"), "--json"});
   ASSERT_EQ(i.code, 0) << i.err;
   EXPECT_EQ(json::parse(i.out)["overhead"]["calibrated"], true);
+}
+
+TEST(Calibrate, RepeatsOutsideOneToHundredIsAUsageError) {
+  TempDir dir;
+  for (const char* bad : {"0", "101", "three"}) {
+    CliResult r = run_mlxcel({"calibrate", "--quick", "--repeats", bad, "--out", dir.file("p.json")});
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "--repeats")) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("p.json")));
+  }
 }
 
 TEST(Calibrate, MissingModelFailsBeforeAnyRun) {
