@@ -87,7 +87,7 @@ struct WorkspacePlan {
 // The estimated part: what the runtime does not plan itself, from the calibration profile.
 // fitted = base + threads*per_thread + ceil(weights_fraction*weights) + ceil(kv_fraction*kv)
 //          + ceil(workspace_fraction*workspace)
-//          + ceil(tokenizer_heap_per_file_byte*tokenizer file bytes);
+//          + ceil(tokenizer coefficient of the file's kind*tokenizer file bytes);
 // margin = ceil(margin*(planned + fitted));
 // total = fitted + margin.
 struct OverheadPlan {
@@ -97,7 +97,7 @@ struct OverheadPlan {
   uint64_t weights = 0;
   uint64_t kv = 0;
   uint64_t workspace = 0;
-  uint64_t tokenizer = 0;  // ceil(tokenizer_heap_per_file_byte * spec.tokenizer_file_bytes)
+  uint64_t tokenizer = 0;  // ceil(coefficient for the file's kind * spec.tokenizer_file_bytes)
   uint64_t margin = 0;
   bool calibrated = false;
   std::string profile;     // profile file
@@ -128,9 +128,15 @@ struct CalibrationProfile {
   double workspace_fraction = 0;    // slack proportional to the workspace (allocator rounding)
   double margin = 0;                // safety fraction on top so the fit bounds every point
   // Heap a loaded tokenizer keeps per byte of its file (not fitted by `calibrate`, whose random
-  // models carry a 258-token tokenizer; measured by bench_tokenizer_memory). Optional in the
-  // file: 0 when absent.
+  // models carry a 258-token tokenizer; measured by bench_tokenizer_memory): for tokenizer.json,
+  // and for a tiktoken tokenizer.model. Optional in the file: 0 when absent; the tiktoken one
+  // falls back to the tokenizer.json one.
   double tokenizer_heap_per_file_byte = 0;
+  std::optional<double> tiktoken_heap_per_file_byte;
+  // The coefficient that applies to a spec's tokenizer file.
+  double tokenizer_coefficient(bool tiktoken) const {
+    return tiktoken && tiktoken_heap_per_file_byte ? *tiktoken_heap_per_file_byte : tokenizer_heap_per_file_byte;
+  }
 };
 // Loads a profile; IoError when unreadable, FormatError naming the file and field when malformed.
 CalibrationProfile load_calibration_profile(const std::string& path);

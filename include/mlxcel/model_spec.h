@@ -105,6 +105,9 @@ struct ModelSpec {
   // Size of the tokenizer file beside the model (tokenizer.json, else tokenizer.model); 0 when
   // there is none. Its tables are the one part of a run's heap that grows with the model.
   uint64_t tokenizer_file_bytes = 0;
+  // That file is a tiktoken tokenizer.model (Llama 3), not a tokenizer.json: its tables take more
+  // heap per file byte.
+  bool tokenizer_is_tiktoken = false;
   std::vector<std::string> warnings;  // e.g. index total_size disagreeing with the headers
 
   uint64_t weight_bytes() const;

@@ -132,10 +132,16 @@ GgufFile read_gguf_parts(const LocatedModel& loc, ModelSpec& spec) {
 
 namespace {
 
-// tokenizer.json, else tokenizer.model, in the model's directory (a single .safetensors file's
-// directory counts); GGUF files carry their vocabulary inside and report 0 here.
-uint64_t tokenizer_file_bytes_near(const LocatedModel& loc) {
-  if (loc.format == ModelFormat::Gguf) return 0;
+// tokenizer.json, else tokenizer.model (tiktoken), in the model's directory (a single
+// .safetensors file's directory counts): its size and kind. GGUF files carry their vocabulary
+// inside and report 0 here.
+struct TokenizerFile {
+  uint64_t bytes = 0;
+  bool tiktoken = false;
+};
+
+TokenizerFile tokenizer_file_near(const LocatedModel& loc) {
+  if (loc.format == ModelFormat::Gguf) return {};
   std::error_code ec;
   fs::path dir(loc.root);
   if (!fs::is_directory(dir, ec)) dir = dir.parent_path();
@@ -143,10 +149,10 @@ uint64_t tokenizer_file_bytes_near(const LocatedModel& loc) {
     const fs::path p = dir / name;
     if (fs::is_regular_file(p, ec)) {
       const auto size = fs::file_size(p, ec);
-      if (!ec) return size;
+      if (!ec) return {size, std::string_view(name) == "tokenizer.model"};
     }
   }
-  return 0;
+  return {};
 }
 
 ModelSpec spec_for(const LocatedModel& loc, const SpecOptions& options);
@@ -156,7 +162,9 @@ ModelSpec spec_for(const LocatedModel& loc, const SpecOptions& options);
 ModelSpec load_model_spec(const std::string& model_arg, const SpecOptions& options) {
   const LocatedModel loc = locate_model(model_arg);
   ModelSpec spec = spec_for(loc, options);
-  spec.tokenizer_file_bytes = tokenizer_file_bytes_near(loc);
+  const TokenizerFile tok = tokenizer_file_near(loc);
+  spec.tokenizer_file_bytes = tok.bytes;
+  spec.tokenizer_is_tiktoken = tok.tiktoken;
   return spec;
 }
 

@@ -160,10 +160,11 @@ double fit_margin(const std::vector<CalibrationSample>& samples, const Calibrati
 }
 
 FitReport fit_calibration(const std::vector<CalibrationSample>& samples,
-                          double tokenizer_heap_per_file_byte) {
+                          const CalibrationProfile& tokenizer_terms) {
   check_samples(samples);
   CalibrationProfile zero = zero_profile();
-  zero.tokenizer_heap_per_file_byte = tokenizer_heap_per_file_byte;
+  zero.tokenizer_heap_per_file_byte = tokenizer_terms.tokenizer_heap_per_file_byte;
+  zero.tiktoken_heap_per_file_byte = tokenizer_terms.tiktoken_heap_per_file_byte;
   std::vector<std::vector<double>> a;
   std::vector<double> b;
   std::vector<Features> feats;

@@ -32,12 +32,13 @@ struct FitReport {
   std::vector<uint64_t> totals;  // per sample, final profile
 };
 
-// Fits the profile. tokenizer_heap_per_file_byte is not fitted (the sweep's models carry tiny
-// tokenizers): it is taken as given, so the fitted coefficients cover what it leaves and the
-// reported errors are those of the profile as written. Throws UsageError with fewer than 5
-// samples or a sample without a spec or with a zero peak.
+// Fits the profile. The tokenizer coefficients are not fitted (the sweep's models carry tiny
+// tokenizers): they are taken as given (from `tokenizer_terms`; the other fields of it are
+// ignored), so the fitted coefficients cover what they leave and the reported errors are those
+// of the profile as written. Throws UsageError with fewer than 5 samples or a sample without a
+// spec or with a zero peak.
 FitReport fit_calibration(const std::vector<CalibrationSample>& samples,
-                          double tokenizer_heap_per_file_byte = 0);
+                          const CalibrationProfile& tokenizer_terms = {});
 
 // The margin step alone: the smallest margin (in steps of 1e-5) on top of `base`'s other
 // coefficients that makes plan_memory's total >= peak_rss for every sample.

@@ -296,7 +296,7 @@ WorkspacePlan plan_workspace(const ModelSpec& spec, const RunConfig& run,
 
 OverheadPlan plan_overhead(const CalibrationProfile& p, const RunConfig& run, uint64_t weights,
                            uint64_t kv, uint64_t workspace, uint64_t tokenizer_file_bytes,
-                           uint64_t planned) {
+                           bool tokenizer_is_tiktoken, uint64_t planned) {
   OverheadPlan o;
   o.calibrated = p.calibrated;
   o.profile = p.path;
@@ -306,7 +306,8 @@ OverheadPlan plan_overhead(const CalibrationProfile& p, const RunConfig& run, ui
   o.weights = fraction_of(p.weights_fraction, weights, "overhead weights");
   o.kv = fraction_of(p.kv_fraction, kv, "overhead kv");
   o.workspace = fraction_of(p.workspace_fraction, workspace, "overhead workspace");
-  o.tokenizer = fraction_of(p.tokenizer_heap_per_file_byte, tokenizer_file_bytes, "overhead tokenizer");
+  o.tokenizer = fraction_of(p.tokenizer_coefficient(tokenizer_is_tiktoken), tokenizer_file_bytes,
+                            "overhead tokenizer");
   uint64_t fitted = add(add(add(add(add(o.base, o.threads, "overhead"), o.weights, "overhead"), o.kv,
                                 "overhead"),
                             o.workspace, "overhead"),
@@ -370,7 +371,8 @@ MemoryPlan plan_memory(const ModelSpec& spec, const RunConfig& run,
   plan.planned = add(add(plan.weights.total, plan.kv.total, "planned"), plan.workspace.total,
                      "planned");
   plan.overhead = plan_overhead(profile, run, plan.weights.total, plan.kv.total,
-                                plan.workspace.total, spec.tokenizer_file_bytes, plan.planned);
+                                plan.workspace.total, spec.tokenizer_file_bytes, spec.tokenizer_is_tiktoken,
+                                plan.planned);
   plan.total = add(plan.planned, plan.overhead.total, "total");
   for (const auto& w : spec.warnings) plan.warnings.push_back(w);
   return plan;

@@ -99,6 +99,8 @@ CalibrationProfile load_calibration_profile(const std::string& path) {
   p.margin = read_fraction(coeff, path, "margin");
   if (coeff.contains("tokenizer_heap_per_file_byte"))
     p.tokenizer_heap_per_file_byte = read_fraction(coeff, path, "tokenizer_heap_per_file_byte");
+  if (coeff.contains("tiktoken_heap_per_file_byte"))
+    p.tiktoken_heap_per_file_byte = read_fraction(coeff, path, "tiktoken_heap_per_file_byte");
   return p;
 }
 

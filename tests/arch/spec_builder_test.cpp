@@ -324,8 +324,10 @@ TEST(TokenizerFileBytes, TokenizerJsonThenTokenizerModelThenNone) {
   EXPECT_EQ(load_model_spec(dir.path().string()).tokenizer_file_bytes, 0u);
   std::ofstream(dir.path() / "tokenizer.model") << std::string(1234, 'm');
   EXPECT_EQ(load_model_spec(dir.path().string()).tokenizer_file_bytes, 1234u);
+  EXPECT_TRUE(load_model_spec(dir.path().string()).tokenizer_is_tiktoken);
   std::ofstream(dir.path() / "tokenizer.json") << std::string(4321, 'j');
   EXPECT_EQ(load_model_spec(dir.path().string()).tokenizer_file_bytes, 4321u);
+  EXPECT_FALSE(load_model_spec(dir.path().string()).tokenizer_is_tiktoken);
   // a config-only directory (analytic estimate) reads it too
   TempDir cfg;
   std::ofstream(cfg.path() / "config.json") << config.dump();

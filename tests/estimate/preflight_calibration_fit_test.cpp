@@ -126,8 +126,12 @@ TEST(CalibrationFit, AGivenTokenizerTermIsLeftOutOfTheFittedBase) {
   Truth x;
   std::vector<CalibrationSample> s = f.samples(x);
   for (auto& sample : s) sample.peak_rss += 400000;
-  FitReport r = fit_calibration(s, 4.0);
+  CalibrationProfile terms;
+  terms.tokenizer_heap_per_file_byte = 4.0;
+  terms.tiktoken_heap_per_file_byte = 7.0;
+  FitReport r = fit_calibration(s, terms);
   EXPECT_DOUBLE_EQ(r.profile.tokenizer_heap_per_file_byte, 4.0);
+  EXPECT_EQ(r.profile.tiktoken_heap_per_file_byte, 7.0);  // carried into the written profile
   EXPECT_NEAR(static_cast<double>(r.profile.base_bytes), x.base, 2.0);
   EXPECT_NEAR(r.profile.weights_fraction, x.wf, 2e-6);
   EXPECT_GE(r.min_error, 0.0);  // the errors are those of the profile with the term

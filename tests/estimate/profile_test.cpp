@@ -52,6 +52,15 @@ TEST(CalibrationProfile, TokenizerCoefficientIsOptional) {
   const std::string with = replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"tokenizer_heap_per_file_byte\": 5.07");
   test::TempDir t2;
   EXPECT_DOUBLE_EQ(load_calibration_profile(write_profile(t2, with)).tokenizer_heap_per_file_byte, 5.07);
+  EXPECT_FALSE(load_calibration_profile(write_profile(t2, with)).tiktoken_heap_per_file_byte.has_value());
+  const std::string both = replace(with, "5.07", "5.07, \"tiktoken_heap_per_file_byte\": 7.33");
+  test::TempDir t3;
+  EXPECT_EQ(load_calibration_profile(write_profile(t3, both)).tiktoken_heap_per_file_byte, 7.33);
+}
+
+TEST(CalibrationProfile, NegativeTiktokenCoefficientIsAFormatError) {
+  expect_format_error(replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"tiktoken_heap_per_file_byte\": -2"),
+                      "coefficients.tiktoken_heap_per_file_byte");
 }
 
 TEST(CalibrationProfile, NegativeTokenizerCoefficientIsAFormatError) {

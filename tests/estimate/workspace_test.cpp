@@ -229,6 +229,20 @@ TEST(Overhead, TokenizerTermScalesTheTokenizerFile) {
   EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 0u);
 }
 
+TEST(Overhead, TiktokenFilesTakeTheirOwnCoefficient) {
+  CalibrationProfile prof = zero_profile();
+  prof.tokenizer_heap_per_file_byte = 4.7;
+  ModelSpec spec = tiny_dense();
+  spec.tokenizer_file_bytes = 2183982;  // Llama 3's tokenizer.model
+  spec.tokenizer_is_tiktoken = true;
+  // no tiktoken coefficient in the profile: the tokenizer.json one applies; ceil(10264715.4)
+  EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 10264716u);
+  prof.tiktoken_heap_per_file_byte = 7.33;  // ceil(16008588.06)
+  EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 16008589u);
+  spec.tokenizer_is_tiktoken = false;  // a tokenizer.json of the same size
+  EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 10264716u);
+}
+
 TEST(Overhead, ZeroProfileLeavesThePlannedBytes) {
   MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), zero_profile());
   EXPECT_EQ(p.overhead.total, 0u);
