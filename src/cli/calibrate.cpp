@@ -226,8 +226,7 @@ int run_calibrate(const CalibrateOptions& o) {
   }
   std::vector<CalibrationSample> samples;
   for (const auto& m : points) samples.push_back(m.sample);
-  const double tokenizer_coefficient = default_calibration_profile().tokenizer_heap_per_file_byte;
-  FitReport fit = fit_calibration(samples, tokenizer_coefficient);
+  FitReport fit = fit_calibration(samples, default_calibration_profile());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // Table of the points with the fitted profile.
@@ -264,8 +263,9 @@ int run_calibrate(const CalibrateOptions& o) {
   doc["name"] = fs::path(o.out).stem().string();
   doc["calibrated"] = true;
   doc["provenance"] = {
-      {"summary", fmt::format("calibrated {} by mlxcel calibrate: {} measured runs, estimate above peak RSS by {} to {}",
-                              date.substr(0, 10), points.size(), pct(fit.min_error), pct(fit.max_error))},
+      {"summary", fmt::format("calibrated {} by mlxcel calibrate: {} points of {} measured run(s) each, estimate above "
+                              "peak RSS by {} to {}",
+                              date.substr(0, 10), points.size(), o.repeats, pct(fit.min_error), pct(fit.max_error))},
       {"date", date},
       {"machine", machine},
       {"build", build_description()},
@@ -292,6 +292,7 @@ int run_calibrate(const CalibrateOptions& o) {
                          // Not fitted here (the sweep's models carry a 258-token tokenizer):
                          // kept from the shipped profile, measured by bench_tokenizer_memory.
                          {"tokenizer_heap_per_file_byte", p.tokenizer_heap_per_file_byte}};
+  if (p.tiktoken_heap_per_file_byte) doc["coefficients"]["tiktoken_heap_per_file_byte"] = *p.tiktoken_heap_per_file_byte;
   {
     std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
     if (!out) throw IoError("calibrate", fmt::format("cannot write the profile ({}, --out, {})", o.out, o.out));

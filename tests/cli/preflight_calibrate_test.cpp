@@ -30,7 +30,7 @@ TEST(Calibrate, QuickSweepWritesAProfileThatBoundsEveryPoint) {
 
   const CalibrationProfile p = load_calibration_profile(dir.file("quick.json"));
   EXPECT_TRUE(p.calibrated);
-  EXPECT_TRUE(contains(p.provenance, "6 measured runs")) << p.provenance;
+  EXPECT_TRUE(contains(p.provenance, "6 points of 3 measured run(s) each")) << p.provenance;
   json j = json::parse(read_text(dir.file("quick.json")));
   EXPECT_EQ(j["name"], "quick");
   EXPECT_EQ(j["provenance"]["points"], 6);
