@@ -12,6 +12,28 @@ namespace mlxcel::kernels {
 // 0 = F32, 1 = F16, 2 = BF16 (for load_as_f32).
 inline int float_kind(DType t) { return t == DType::F32 ? 0 : (t == DType::F16 ? 1 : 2); }
 
+// Row r of an affine weight: its packed codes (row_bytes each), scales and biases (groups of
+// scale_bytes each).
+struct AffineRow {
+  const uint8_t *codes, *scales, *biases;
+};
+inline AffineRow affine_row(const Weight& w, uint64_t r, uint64_t row_bytes, uint64_t groups,
+                            uint64_t scale_bytes) {
+  return {static_cast<const uint8_t*>(w.data) + r * row_bytes,
+          static_cast<const uint8_t*>(w.scales) + r * groups * scale_bytes,
+          static_cast<const uint8_t*>(w.biases) + r * groups * scale_bytes};
+}
+
+// Row m of quantized activations: int8 codes, and per group d, Σx and Σq.
+struct ActRow {
+  const int8_t* q;
+  const float *d, *sx;
+  const int32_t* sq;
+};
+inline ActRow act_row(const QuantAct& a, uint64_t m) {
+  return {a.q + m * a.q_stride, a.d + m * a.groups, a.sx + m * a.groups, a.sq + m * a.groups};
+}
+
 // Quantizes one group of x to int8 with d = max|x|/127; returns Σx in *sx and Σq in *sq.
 inline void quantize_group_scalar(const float* x, uint32_t len, int8_t* q, float* d, float* sx,
                                   int32_t* sq) {

@@ -272,14 +272,9 @@ MLXCEL_AVX2 void affine_rows_t(const AffineArgs& args, uint64_t r0, uint64_t r1)
   constexpr uint64_t ssize = kind == 0 ? 4 : 2;
   alignas(32) float f[kGroupBlock];
   for (uint64_t r = r0; r < r1; ++r) {
-    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
-    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
-    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
     for (uint64_t m = 0; m < a.n; ++m) {
-      const int8_t* xq = a.q + m * a.q_stride;
-      const float* d = a.d + m * groups;
-      const float* sx = a.sx + m * groups;
-      const int32_t* sq = a.sq + m * groups;
+      const auto [xq, d, sx, sq] = act_row(a, m);
       __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
       // Σ bias·Σx (+ the 8-bit 128·Σx̂ correction), 8 groups a lane-wise step, the rest scalar
       __m256 extra_v = _mm256_setzero_ps();

@@ -215,6 +215,28 @@ MLXCEL_AVX512_INLINE __m512 lane_factors(const float* f, uint64_t chunk) {
 
 constexpr uint64_t kGroupBlock = 64;  // groups whose factors are computed at once
 
+// 8-bit chunks c and c+1 of a block (64 codes each, at wp / xp) into the two accumulators.
+template <int G>
+MLXCEL_AVX512_INLINE void q8_two_chunks(const uint8_t* wp, const int8_t* xp, const float* f, uint64_t c,
+                                        __m512& acc0, __m512& acc1) {
+  _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch + 64, _MM_HINT_T0);
+  const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp), _mm512_loadu_si512(xp));
+  const __m512i i1 =
+      _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp + 64), _mm512_loadu_si512(xp + 64));
+  acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<G>(f, c), acc0);
+  acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), lane_factors<G>(f, c + 1), acc1);
+}
+
+// y[m][r] = (or +=) the lanes of the two dot accumulators and the bias accumulator.
+MLXCEL_AVX512_INLINE void store_affine(const AffineArgs& args, uint64_t m, uint64_t r, __m512 acc0, __m512 acc1,
+                                       __m512 bacc) {
+  const float v = hsum(_mm512_add_ps(_mm512_add_ps(acc0, acc1), bacc));
+  float* out = args.y + m * args.y_stride + r;
+  *out = args.accumulate ? *out + v : v;
+}
+
+
 // 8-bit rows whose length is a whole number of 16-group blocks, scales of one float kind: the
 // common case without tail checks or a run-time kind (see affine_rows_q4_blocks).
 template <int G, int KIND>
@@ -228,13 +250,9 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q8_blocks(const AffineA
   constexpr uint64_t kChunks = kGroups * G / 64;  // 64-element chunks per block
   alignas(64) float f[kGroups];
   for (uint64_t r = r0; r < r1; ++r) {
-    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * cols;
-    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
-    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    const auto [wrow, srow, brow] = affine_row(w, r, cols, groups, ssize);
     for (uint64_t m = 0; m < a.n; ++m) {
-      const int8_t* xq = a.q + m * a.q_stride;
-      const float* d = a.d + m * groups;
-      const float* sx = a.sx + m * groups;
+      const auto [xq, d, sx, sq] = act_row(a, m);
       __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, bacc = acc0;
       for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
         _mm512_store_ps(f, _mm512_mul_ps(load16(srow + g0 * ssize, KIND), _mm512_loadu_ps(d + g0)));
@@ -242,22 +260,12 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q8_blocks(const AffineA
         const uint8_t* wp = wrow + g0 * G;
         const int8_t* xp = xq + g0 * G;
         for (uint64_t c = 0; c < kChunks; c += 2) {
-          _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch + 64, _MM_HINT_T0);
-          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp),
-                                                 _mm512_loadu_si512(xp));
-          const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                 _mm512_loadu_si512(wp + 64),
-                                                 _mm512_loadu_si512(xp + 64));
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<G>(f, c), acc0);
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), lane_factors<G>(f, c + 1), acc1);
+          q8_two_chunks<G>(wp, xp, f, c, acc0, acc1);
           wp += 128;
           xp += 128;
         }
       }
-      const float v = hsum(_mm512_add_ps(_mm512_add_ps(acc0, acc1), bacc));
-      float* out = args.y + m * args.y_stride + r;
-      *out = args.accumulate ? *out + v : v;
+      store_affine(args, m, r, acc0, acc1, bacc);
     }
   }
 }
@@ -273,13 +281,9 @@ MLXCEL_AVX512 void affine_rows_q8(const AffineArgs& args, uint64_t r0, uint64_t 
   const uint64_t ssize = kind == 0 ? 4 : 2;
   alignas(64) float f[kGroupBlock];
   for (uint64_t r = r0; r < r1; ++r) {
-    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
-    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
-    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
     for (uint64_t m = 0; m < a.n; ++m) {
-      const int8_t* xq = a.q + m * a.q_stride;
-      const float* d = a.d + m * groups;
-      const float* sx = a.sx + m * groups;
+      const auto [xq, d, sx, sq] = act_row(a, m);
       __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, bacc = acc0;
       for (uint64_t g0 = 0; g0 < groups; g0 += kGroupBlock) {
         const uint64_t gn = std::min(kGroupBlock, groups - g0);
@@ -300,15 +304,7 @@ MLXCEL_AVX512 void affine_rows_q8(const AffineArgs& args, uint64_t r0, uint64_t 
         const int8_t* xp = xq + k0;
         uint64_t c = 0;
         for (; c + 2 <= nchunks; c += 2) {
-          _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch + 64, _MM_HINT_T0);
-          const __m512i i0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wp),
-                                                 _mm512_loadu_si512(xp));
-          const __m512i i1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                                 _mm512_loadu_si512(wp + 64),
-                                                 _mm512_loadu_si512(xp + 64));
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), lane_factors<G>(f, c), acc0);
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), lane_factors<G>(f, c + 1), acc1);
+          q8_two_chunks<G>(wp, xp, f, c, acc0, acc1);
           wp += 128;
           xp += 128;
         }
@@ -330,11 +326,18 @@ MLXCEL_AVX512 void affine_rows_q8(const AffineArgs& args, uint64_t r0, uint64_t 
                                  _mm512_zextps256_ps512(_mm256_set1_ps(ft)), acc1);
         }
       }
-      const float v = hsum(_mm512_add_ps(acc0, acc1)) + hsum(bacc);
-      float* out = args.y + m * args.y_stride + r;
-      *out = args.accumulate ? *out + v : v;
+      store_affine(args, m, r, acc0, acc1, bacc);
     }
   }
+}
+
+// Lane -> group (within a 128-element 4-bit chunk) of the int32 dot's lanes: G=32 four groups
+// of 4 lanes, G=64 two of 8, G=128 one.
+template <int G>
+MLXCEL_AVX512_INLINE __m512i q4_lane_group() {
+  if constexpr (G == 32) return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  else if constexpr (G == 64) return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  else return _mm512_setzero_si512();
 }
 
 // One 128-element chunk of a 4-bit row: the int32 dot as floats, and its lane factors in *fac
@@ -357,6 +360,18 @@ MLXCEL_AVX512_INLINE __m512 q4_chunk(const uint8_t* wq, const int8_t* xv, __m512
   return _mm512_cvtepi32_ps(is);
 }
 
+// 4-bit chunks c and c+1 (at wq / xv) into the two accumulators (two chains: the FMA latency,
+// not the loads, would otherwise bound the loop).
+template <int G>
+MLXCEL_AVX512_INLINE void q4_two_chunks(const uint8_t* wq, const int8_t* xv, __m512i mask, __m512 fv,
+                                        const float* f, uint64_t c, __m512i& idx, __m512& acc0, __m512& acc1) {
+  __m512 f0, f1;
+  const __m512 v0 = q4_chunk<G>(wq, xv, mask, fv, f, c, idx, &f0);
+  const __m512 v1 = q4_chunk<G>(wq + 64, xv + 128, mask, fv, f, c + 1, idx, &f1);
+  acc0 = _mm512_fmadd_ps(v0, f0, acc0);
+  acc1 = _mm512_fmadd_ps(v1, f1, acc1);
+}
+
 // 4-bit rows whose length is a whole number of 16-group blocks (every Llama-family shape at
 // G <= 128), scales of one float kind: the common case, kept apart from the general kernel below
 // so that its loop carries no tail checks and no run-time kind and spills no registers
@@ -372,18 +387,12 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks(const AffineA
   constexpr uint64_t kGroups = 16;
   constexpr uint64_t kChunks = kGroups * G / 128;  // 128-element chunks per block
   const __m512i mask = _mm512_set1_epi8(0x0f);
-  const __m512i lane_group = G == 32 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
-                             : G == 64 ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
-                                       : _mm512_setzero_si512();
+  const __m512i lane_group = q4_lane_group<G>();
   alignas(64) float f[kGroups];
   for (uint64_t r = r0; r < r1; ++r) {
-    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
-    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
-    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
     for (uint64_t m = 0; m < a.n; ++m) {
-      const int8_t* xq = a.q + m * a.q_stride;
-      const float* d = a.d + m * groups;
-      const float* sx = a.sx + m * groups;
+      const auto [xq, d, sx, sq] = act_row(a, m);
       // bacc starts the sum: the bias term joins the same final reduction
       __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, bacc = acc0;
       for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
@@ -394,18 +403,12 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks(const AffineA
         const int8_t* xp = xq + g0 * G;
         __m512i idx = lane_group;
         for (uint64_t c = 0; c < kChunks; c += 2) {
-          __m512 f0, f1;
-          const __m512 v0 = q4_chunk<G>(wp, xp, mask, fv, f, c, idx, &f0);
-          const __m512 v1 = q4_chunk<G>(wp + 64, xp + 128, mask, fv, f, c + 1, idx, &f1);
-          acc0 = _mm512_fmadd_ps(v0, f0, acc0);
-          acc1 = _mm512_fmadd_ps(v1, f1, acc1);
+          q4_two_chunks<G>(wp, xp, mask, fv, f, c, idx, acc0, acc1);
           wp += 128;
           xp += 256;
         }
       }
-      const float v = hsum(_mm512_add_ps(_mm512_add_ps(acc0, acc1), bacc));
-      float* out = args.y + m * args.y_stride + r;
-      *out = args.accumulate ? *out + v : v;
+      store_affine(args, m, r, acc0, acc1, bacc);
     }
   }
 }
@@ -423,19 +426,12 @@ MLXCEL_AVX512 void affine_rows_q4(const AffineArgs& args, uint64_t r0, uint64_t 
   const uint64_t ssize = kind == 0 ? 4 : 2;
   constexpr uint64_t kGroups = 16;  // factors computed per block of 16 groups
   const __m512i mask = _mm512_set1_epi8(0x0f);
-  // lane -> group within the chunk
-  const __m512i lane_group = G == 32 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
-                             : G == 64 ? _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
-                                       : _mm512_setzero_si512();
+  const __m512i lane_group = q4_lane_group<G>();
   alignas(64) float f[kGroups];
   for (uint64_t r = r0; r < r1; ++r) {
-    const auto* wrow = static_cast<const uint8_t*>(w.data) + r * row_bytes;
-    const auto* srow = static_cast<const uint8_t*>(w.scales) + r * groups * ssize;
-    const auto* brow = static_cast<const uint8_t*>(w.biases) + r * groups * ssize;
+    const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
     for (uint64_t m = 0; m < a.n; ++m) {
-      const int8_t* xq = a.q + m * a.q_stride;
-      const float* d = a.d + m * groups;
-      const float* sx = a.sx + m * groups;
+      const auto [xq, d, sx, sq] = act_row(a, m);
       __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, bacc = acc0;
       for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
         const uint32_t cnt = static_cast<uint32_t>(std::min<uint64_t>(kGroups, groups - g0));
@@ -453,11 +449,7 @@ MLXCEL_AVX512 void affine_rows_q4(const AffineArgs& args, uint64_t r0, uint64_t 
         // two chunks per step into two accumulators (the FMA latency, not the loads, would
         // otherwise bound the loop)
         for (; k + 256 <= k1; k += 256) {
-          __m512 f0, f1;
-          const __m512 v0 = q4_chunk<G>(wp, xp, mask, fv, f, (k - k0) / 128, idx, &f0);
-          const __m512 v1 = q4_chunk<G>(wp + 64, xp + 128, mask, fv, f, (k - k0) / 128 + 1, idx, &f1);
-          acc0 = _mm512_fmadd_ps(v0, f0, acc0);
-          acc1 = _mm512_fmadd_ps(v1, f1, acc1);
+          q4_two_chunks<G>(wp, xp, mask, fv, f, (k - k0) / 128, idx, acc0, acc1);
           wp += 128;
           xp += 256;
         }
@@ -500,47 +492,38 @@ MLXCEL_AVX512 void affine_rows_q4(const AffineArgs& args, uint64_t r0, uint64_t 
                                  _mm512_zextps256_ps512(_mm256_set1_ps(f[(k - k0) / G])), acc1);
         }
       }
-      const float v = hsum(_mm512_add_ps(acc0, acc1)) + hsum(bacc);
-      float* out = args.y + m * args.y_stride + r;
-      *out = args.accumulate ? *out + v : v;
+      store_affine(args, m, r, acc0, acc1, bacc);
     }
   }
 }
 
+// The block path for whole 16-group rows, one instantiation per (bits, group, scale kind).
+template <int BITS, int G>
+MLXCEL_AVX512 void affine_blocks(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  switch (float_kind(args.w->scale_dtype)) {
+    case 0: return BITS == 8 ? affine_rows_q8_blocks<G, 0>(args, r0, r1) : affine_rows_q4_blocks<G, 0>(args, r0, r1);
+    case 1: return BITS == 8 ? affine_rows_q8_blocks<G, 1>(args, r0, r1) : affine_rows_q4_blocks<G, 1>(args, r0, r1);
+    default: return BITS == 8 ? affine_rows_q8_blocks<G, 2>(args, r0, r1) : affine_rows_q4_blocks<G, 2>(args, r0, r1);
+  }
+}
+
+template <int BITS, int G>
+MLXCEL_AVX512 void affine_rows_g(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  if (args.w->cols % (16 * G) == 0) return affine_blocks<BITS, G>(args, r0, r1);
+  return BITS == 8 ? affine_rows_q8<G>(args, r0, r1) : affine_rows_q4<G>(args, r0, r1);
+}
+
+template <int BITS>
+MLXCEL_AVX512 void affine_rows_bits(const AffineArgs& args, uint64_t r0, uint64_t r1) {
+  switch (args.w->group_size) {
+    case 32: return affine_rows_g<BITS, 32>(args, r0, r1);
+    case 64: return affine_rows_g<BITS, 64>(args, r0, r1);
+    default: return affine_rows_g<BITS, 128>(args, r0, r1);
+  }
+}
+
 MLXCEL_AVX512 void affine_rows(const AffineArgs& args, uint64_t r0, uint64_t r1) {
-  const uint32_t bits = args.w->bits, g = args.w->group_size;
-  if (bits == 8) {
-    if (args.w->cols % (16 * g) == 0) {
-      const int kind = float_kind(args.w->scale_dtype);
-      if (g == 32) return kind == 0 ? affine_rows_q8_blocks<32, 0>(args, r0, r1)
-                          : kind == 1 ? affine_rows_q8_blocks<32, 1>(args, r0, r1)
-                                      : affine_rows_q8_blocks<32, 2>(args, r0, r1);
-      if (g == 64) return kind == 0 ? affine_rows_q8_blocks<64, 0>(args, r0, r1)
-                          : kind == 1 ? affine_rows_q8_blocks<64, 1>(args, r0, r1)
-                                      : affine_rows_q8_blocks<64, 2>(args, r0, r1);
-      return kind == 0 ? affine_rows_q8_blocks<128, 0>(args, r0, r1)
-             : kind == 1 ? affine_rows_q8_blocks<128, 1>(args, r0, r1)
-                         : affine_rows_q8_blocks<128, 2>(args, r0, r1);
-    }
-    if (g == 32) return affine_rows_q8<32>(args, r0, r1);
-    if (g == 64) return affine_rows_q8<64>(args, r0, r1);
-    return affine_rows_q8<128>(args, r0, r1);
-  }
-  if (args.w->cols % (16 * g) == 0) {
-    const int kind = float_kind(args.w->scale_dtype);
-    if (g == 32) return kind == 0 ? affine_rows_q4_blocks<32, 0>(args, r0, r1)
-                        : kind == 1 ? affine_rows_q4_blocks<32, 1>(args, r0, r1)
-                                    : affine_rows_q4_blocks<32, 2>(args, r0, r1);
-    if (g == 64) return kind == 0 ? affine_rows_q4_blocks<64, 0>(args, r0, r1)
-                        : kind == 1 ? affine_rows_q4_blocks<64, 1>(args, r0, r1)
-                                    : affine_rows_q4_blocks<64, 2>(args, r0, r1);
-    return kind == 0 ? affine_rows_q4_blocks<128, 0>(args, r0, r1)
-           : kind == 1 ? affine_rows_q4_blocks<128, 1>(args, r0, r1)
-                       : affine_rows_q4_blocks<128, 2>(args, r0, r1);
-  }
-  if (g == 32) return affine_rows_q4<32>(args, r0, r1);
-  if (g == 64) return affine_rows_q4<64>(args, r0, r1);
-  return affine_rows_q4<128>(args, r0, r1);
+  return args.w->bits == 8 ? affine_rows_bits<8>(args, r0, r1) : affine_rows_bits<4>(args, r0, r1);
 }
 
 // ---- element-wise ----
