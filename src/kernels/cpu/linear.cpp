@@ -23,11 +23,16 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 bool is_float_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-// Rows per unit of work for the row kernels: at least 128 KiB of weights per chunk, so a small
-// matrix is not cut into pieces whose hand-over between cores costs more than streaming them.
-constexpr uint64_t kRowChunks = detail::kChunksPerThread;  // chunks per thread, row kernels
+// Chunks per thread for the row kernels (decode): one, a static split. Each chunk boundary
+// restarts a thread's weight stream, and dynamic claiming gained nothing back on 2 cores: with
+// paired bandwidth readings over 1.5 GiB of Llama-3.2-1B layers (2026-11-26), 4-bit reached 0.939
+// of the probe with 1 chunk per thread against 0.921 with 4, 8-bit 0.966 against 0.942 (8 and 16
+// chunks: 0.896 and 0.874). The price: a thread the OS deschedules mid-chunk holds up the matrix.
+constexpr uint64_t kRowChunks = 1;
 constexpr uint64_t kWidenGemmMinRows = 64;  // f16/bf16 through the f32-widening GEMM (see linear)
 
+// Rows per unit of work for the row kernels: at least 128 KiB of weights per chunk, so a small
+// matrix is not cut into pieces whose hand-over between cores costs more than streaming them.
 uint64_t row_align(const Weight& w) {
   constexpr uint64_t kMinChunkBytes = 128 << 10;
   const uint64_t row_bytes = std::max<uint64_t>(1, weight_bytes(w) / w.rows);
