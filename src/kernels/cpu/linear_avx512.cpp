@@ -372,6 +372,59 @@ MLXCEL_AVX512_INLINE void q4_two_chunks(const uint8_t* wq, const int8_t* xv, __m
   acc1 = _mm512_fmadd_ps(v1, f1, acc1);
 }
 
+// The block path for M (1..4) activation rows at once: each 64 bytes of codes are loaded and
+// split into nibbles once for all M rows (the one-row kernel below would unpack every weight n
+// times in a batched decode step).
+template <int G, int KIND, int M>
+MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks_multi(const AffineArgs& args, uint64_t r0,
+                                                                         uint64_t r1, uint64_t m0) {
+  const Weight& w = *args.w;
+  const QuantAct& a = *args.a;
+  const uint64_t groups = a.groups, row_bytes = w.cols / 2;
+  constexpr uint64_t ssize = KIND == 0 ? 4 : 2;
+  constexpr uint64_t kGroups = 16;
+  constexpr uint64_t kChunks = kGroups * G / 128;  // 128-element chunks per block
+  const __m512i mask = _mm512_set1_epi8(0x0f);
+  const __m512i lane_group = q4_lane_group<G>();
+  ActRow act[M];
+  for (int j = 0; j < M; ++j) act[j] = act_row(a, m0 + j);
+  alignas(64) float f[M][kGroups];
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
+    __m512 acc[M], bacc[M];
+    for (int j = 0; j < M; ++j) acc[j] = bacc[j] = _mm512_setzero_ps();
+    for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
+      const __m512 sv = load16(srow + g0 * ssize, KIND), bv = load16(brow + g0 * ssize, KIND);
+      __m512 fv[M];
+      for (int j = 0; j < M; ++j) {
+        fv[j] = _mm512_mul_ps(sv, _mm512_loadu_ps(act[j].d + g0));
+        bacc[j] = _mm512_fmadd_ps(bv, _mm512_loadu_ps(act[j].sx + g0), bacc[j]);
+        if constexpr (G == 128) _mm512_store_ps(f[j], fv[j]);
+      }
+      const uint8_t* wp = wrow + g0 * G / 2;
+      __m512i idx = lane_group;
+      for (uint64_t c = 0; c < kChunks; ++c) {
+        _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
+        const __m512i wv = _mm512_loadu_si512(wp);
+        const __m512i lo = _mm512_and_si512(wv, mask);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(wv, 4), mask);
+        for (int j = 0; j < M; ++j) {
+          const int8_t* xp = act[j].q + g0 * G + c * 128;
+          __m512i is = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xp));
+          is = _mm512_dpbusd_epi32(is, hi, _mm512_loadu_si512(xp + 64));
+          __m512 fac;
+          if constexpr (G == 128) fac = _mm512_set1_ps(f[j][c]);
+          else fac = _mm512_permutexvar_ps(idx, fv[j]);
+          acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), fac, acc[j]);
+        }
+        if constexpr (G != 128) idx = _mm512_add_epi32(idx, _mm512_set1_epi32(128 / G));
+        wp += 64;
+      }
+    }
+    for (int j = 0; j < M; ++j) store_affine(args, m0 + j, r, acc[j], _mm512_setzero_ps(), bacc[j]);
+  }
+}
+
 // 4-bit rows whose length is a whole number of 16-group blocks (every Llama-family shape at
 // G <= 128), scales of one float kind: the common case, kept apart from the general kernel below
 // so that its loop carries no tail checks and no run-time kind and spills no registers
@@ -388,6 +441,18 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks(const AffineA
   constexpr uint64_t kChunks = kGroups * G / 128;  // 128-element chunks per block
   const __m512i mask = _mm512_set1_epi8(0x0f);
   const __m512i lane_group = q4_lane_group<G>();
+  if (a.n > 1) {
+    // several activation rows (a batched decode step): up to 4 per pass over the weights
+    uint64_t m = 0;
+    for (; m + 4 <= a.n; m += 4) affine_rows_q4_blocks_multi<G, KIND, 4>(args, r0, r1, m);
+    switch (a.n - m) {
+      case 3: affine_rows_q4_blocks_multi<G, KIND, 3>(args, r0, r1, m); break;
+      case 2: affine_rows_q4_blocks_multi<G, KIND, 2>(args, r0, r1, m); break;
+      case 1: affine_rows_q4_blocks_multi<G, KIND, 1>(args, r0, r1, m); break;
+      default: break;
+    }
+    return;
+  }
   alignas(64) float f[kGroups];
   for (uint64_t r = r0; r < r1; ++r) {
     const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
