@@ -43,8 +43,8 @@ TEST(WorkspaceVsKernels, MlxAffineWeights) {
     s.quant.bits = bits;
     s.quant.group_size = group;
     kernels::Weight w = kernels::affine_weight(64, A, bits, group, kDummy, DType::BF16, kDummy, kDummy);
-    // rows on both sides of each format's GEMM threshold (12 for 8-bit, 16 for 4-bit)
-    for (uint64_t rows : {1u, 5u, 8u, 11u, 12u, 15u, 16u, 17u, 32u, 512u})
+    // rows on both sides of each format's GEMM threshold (12 for 8-bit, 32 for 4-bit)
+    for (uint64_t rows : {1u, 5u, 8u, 11u, 12u, 15u, 16u, 17u, 31u, 32u, 512u})
       for (uint32_t threads : {1u, 2u, 4u})
         EXPECT_EQ(planned_matmul_scratch(s, rows, threads),
                   kernels::linear_scratch_bytes(w, rows, threads))
@@ -54,7 +54,7 @@ TEST(WorkspaceVsKernels, MlxAffineWeights) {
 
 // A model with 4-bit layers and an 8-bit head: the plan derives each weight's bits from its
 // shapes, as the runtime does, and sizes for the larger ask (the 8-bit GEMM's panels from 12
-// rows, where the 4-bit weights still use the row kernels).
+// rows, where the 4-bit weights still use the row kernels up to 31).
 TEST(WorkspaceVsKernels, MlxWeightsOfMixedBits) {
   const uint64_t A = 256, group = 64;
   ModelSpec s = model_with_widest_input(A);
@@ -71,7 +71,7 @@ TEST(WorkspaceVsKernels, MlxWeightsOfMixedBits) {
   add("lm_head", 8, 64);
   kernels::Weight w4 = kernels::affine_weight(64, A, 4, group, kDummy, DType::BF16, kDummy, kDummy);
   kernels::Weight w8 = kernels::affine_weight(64, A, 8, group, kDummy, DType::BF16, kDummy, kDummy);
-  for (uint64_t rows : {1u, 8u, 12u, 15u, 16u, 64u}) {
+  for (uint64_t rows : {1u, 8u, 12u, 15u, 16u, 31u, 32u, 64u}) {
     const uint64_t want = std::max(kernels::linear_scratch_bytes(w4, rows, 2), kernels::linear_scratch_bytes(w8, rows, 2));
     EXPECT_EQ(planned_matmul_scratch(s, rows, 2), want) << "rows " << rows;
   }

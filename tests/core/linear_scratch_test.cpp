@@ -55,14 +55,15 @@ TEST(LinearScratch, AffineWeightsBelowAndFromTheGemmThreshold) {
   EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 7, 3), 1024u);
   // 8-bit from 12 rows, 3 threads: 64 + 960 + 3 x a64(32 x 33 + 2 x 32 x 2 x 4 = 1568 -> 1600)
   EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 8, 12, 3), 5824u);
-  // 4-bit from 16 rows (padded to 16 as well): the same 5824; below, no panels
-  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 16, 3), 5824u);
-  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 15, 3), 1024u);
+  // 4-bit from 32 rows: 64 + activations of 32 rows (1856, as for 17 above) + 3 x 1600 = 6720;
+  // at 31 rows (padded to 32 as well) no panels: 64 + 1856 = 1920
+  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 32, 3), 6720u);
+  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 31, 3), 1920u);
   EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 8, 11, 3), 1024u);
 }
 
 TEST(LinearScratch, GemmThresholdsPerWeightFormat) {
-  EXPECT_EQ(gemm_min_rows(DType::U32, 4), 16u);
+  EXPECT_EQ(gemm_min_rows(DType::U32, 4), 32u);
   EXPECT_EQ(gemm_min_rows(DType::U32, 8), 12u);
   for (DType dt : {DType::BF16, DType::F16, DType::F32}) EXPECT_EQ(gemm_min_rows(dt, 4), 8u);
 }
@@ -83,9 +84,9 @@ TEST(LinearScratch, F32WeightsNeedOnlyTheAlignmentSlack) {
 }
 
 TEST(LinearScratch, ZeroThreadsCountAsOne) {
-  // 16 rows, group 64, 4-bit: 64 + 16 x 2048 + 3 x 16 x 32 x 4 + 1 panel of 73728 = 112704
-  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 2048, 64, 4, 16, 0), 112704u);
-  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 2048, 64, 4, 16, 1), 112704u);
+  // 16 rows, group 64, 8-bit: 64 + 16 x 2048 + 3 x 16 x 32 x 4 + 1 panel of 73728 = 112704
+  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 2048, 64, 8, 16, 0), 112704u);
+  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 2048, 64, 8, 16, 1), 112704u);
 }
 
 // ---- malformed input, one case per test ----
