@@ -13,6 +13,7 @@
 
 #include "core/checked.h"
 #include "core/linear_scratch.h"
+#include "core/mlx_affine.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/estimate.h"
 
@@ -192,13 +193,9 @@ AttentionWidths attention_widths(const ModelSpec& spec, const RunConfig& run) {
   return w;
 }
 
-// The matmul kernels' scratch for the widest matmul input A at R rows on T threads: the formula
-// the kernels use (core/linear_scratch.h) for the weight formats the model holds, the largest of
-// them (an MLX-quantized model may keep some weights in bf16). Only 64 B of alignment slack when
-// all weights are f32. tests/cli/workspace_kernels_test.cpp holds it equal to the kernels' ask.
-// Bits of every MLX-quantized weight in the spec, as the runtime derives them: packed u32 columns
-// x 32 over the input features (scales columns x group). A spec without such pairs (analytic,
-// from config.json) gives the config's bits.
+// Bits of every MLX-quantized weight in the spec, as the loader derives them (mlx_affine_bits;
+// the input features are the scales' columns x group). A spec without such pairs (analytic, from
+// config.json) gives the config's bits.
 std::set<uint32_t> mlx_weight_bits(const ModelSpec& spec, uint32_t group) {
   std::map<std::string_view, const TensorSpec*> scales;
   constexpr std::string_view kScales = ".scales", kWeight = ".weight";
@@ -212,13 +209,16 @@ std::set<uint32_t> mlx_weight_bits(const ModelSpec& spec, uint32_t group) {
     if (t.dtype != DType::U32 || t.shape.size() != 2 || !n.ends_with(kWeight)) continue;
     const auto it = scales.find(n.substr(0, n.size() - kWeight.size()));
     if (it == scales.end()) continue;
-    const uint64_t cols = it->second->shape[1] * group;
-    if (cols != 0 && t.shape[1] * 32 % cols == 0) bits.insert(static_cast<uint32_t>(t.shape[1] * 32 / cols));
+    if (const uint64_t b = mlx_affine_bits(t.shape[1], it->second->shape[1] * group)) bits.insert(static_cast<uint32_t>(b));
   }
   if (bits.empty()) bits.insert(spec.quant.bits);
   return bits;
 }
 
+// The matmul kernels' scratch for the widest matmul input A at R rows on T threads: the formula
+// the kernels use (core/linear_scratch.h) for the weight formats the model holds, the largest of
+// them (an MLX-quantized model may keep some weights in bf16). Only 64 B of alignment slack when
+// all weights are f32. tests/cli/workspace_kernels_test.cpp holds it equal to the kernels' ask.
 uint64_t matmul_scratch_bytes(const ModelSpec& spec, uint64_t R, uint64_t A, uint64_t T) {
   uint64_t bytes = linear_kernel_scratch_bytes(DType::F32, A, 0, 0, R, T);
   if (spec.quant.method == QuantMethod::Mlx) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "core/mlx_affine.h"
 #include "mlxcel/errors.h"
 #include "runtime/model.h"
 
@@ -53,7 +54,7 @@ void Model::bind_weights() {
       const TensorSpec* s = require(prefix + ".scales");
       const TensorSpec* b = require(prefix + ".biases");
       const uint64_t packed = w->shape.size() == 2 ? w->shape[1] : 0;
-      const uint64_t bits = packed * 32 % cols == 0 ? packed * 32 / cols : 0;
+      const uint64_t bits = mlx_affine_bits(packed, cols);
       const uint64_t groups = s->shape.size() == 2 ? s->shape[1] : 0;
       if (w->shape.size() != 2 || w->shape[0] != rows || (bits != 4 && bits != 8) || groups == 0 ||
           cols % groups != 0 || s->shape != std::vector<uint64_t>{rows, groups} || b->shape != s->shape ||
