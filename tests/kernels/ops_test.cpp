@@ -2,8 +2,12 @@
 // hand-worked values.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -386,6 +390,63 @@ TEST(ThreadPool, ManySmallJobsBackToBack) {
     });
     for (int h : hits) ASSERT_EQ(h, 1) << "job " << job;
   }
+}
+
+TEST(StealingSplit, CoversRangeOnceInAlignedPieces) {
+  for (uint32_t threads : {1u, 2u, 3u}) {
+    IsaScope scope(best_isa(), threads);
+    for (uint64_t n : {uint64_t{1}, uint64_t{5}, uint64_t{100}, uint64_t{1000}, uint64_t{100000}}) {
+      for (uint64_t min_units : {uint64_t{1}, uint64_t{4}, uint64_t{1000}}) {
+        std::vector<int> hits(n, 0);
+        std::mutex mu;
+        detail::parallel_for_stealing(
+            n, 16, min_units,
+            [&](uint64_t b, uint64_t e, uint32_t t) {
+              std::lock_guard<std::mutex> lock(mu);
+              ASSERT_LT(t, threads);
+              ASSERT_LT(b, e);
+              EXPECT_EQ(b % 16, 0u);
+              EXPECT_TRUE(e % 16 == 0 || e == n);
+              for (uint64_t i = b; i < e; ++i) hits[i]++;
+            },
+            threads);
+        for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i], 1) << "n=" << n << " min " << min_units << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(StealingSplit, IdleThreadStealsFromASlowRangeWhoseOwnerRunsOnInOrder) {
+  // Two ranges of 64 units: the thread holding the first piece of range 0 waits until range 1
+  // is done, so the other thread, idle, must steal from the back of range 0; range 0's owner then
+  // goes on from where its last piece ended.
+  IsaScope scope(best_isa(), 2);
+  constexpr uint64_t n = 128;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t range1_done = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> pieces[2];
+  detail::parallel_for_stealing(
+      n, 1, 1,
+      [&](uint64_t b, uint64_t e, uint32_t t) {
+        std::unique_lock<std::mutex> lock(mu);
+        pieces[t].emplace_back(b, e);
+        if (b == 0) {
+          cv.wait_for(lock, std::chrono::seconds(20), [&] { return range1_done == n / 2; });
+        } else if (b >= n / 2) {
+          range1_done += e - b;
+          cv.notify_all();
+        }
+      },
+      2);
+  const uint32_t owner = !pieces[0].empty() && pieces[0].front().first == 0 ? 0 : 1;
+  const auto& own = pieces[owner];
+  const auto& other = pieces[1 - owner];
+  ASSERT_EQ(own.front().first, 0u);
+  for (size_t i = 1; i < own.size(); ++i) EXPECT_EQ(own[i].first, own[i - 1].second) << "owner's piece " << i;
+  bool stole = false;
+  for (const auto& [b, e] : other) stole = stole || e <= n / 2;
+  EXPECT_TRUE(stole) << "the idle thread took nothing from range 0";
 }
 
 TEST(Isa, NamesRoundTripAndForcingAboveBestFails) {

@@ -23,21 +23,20 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 bool is_float_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-// Chunks per thread for the row kernels (decode): one, a static split. Each chunk boundary
-// restarts a thread's weight stream, and dynamic claiming gained nothing back on 2 cores: with
-// paired bandwidth readings over 1.5 GiB of Llama-3.2-1B layers (2026-11-26), 4-bit reached 0.939
-// of the probe with 1 chunk per thread against 0.921 with 4, 8-bit 0.966 against 0.942 (8 and 16
-// chunks: 0.896 and 0.874). The price: a thread the OS deschedules mid-chunk holds up the matrix.
-constexpr uint64_t kRowChunks = 1;
 constexpr uint64_t kWidenGemmMinRows = 64;  // f16/bf16 through the f32-widening GEMM (see linear)
 
-// Rows per unit of work for the row kernels: at least 128 KiB of weights per chunk, so a small
-// matrix is not cut into pieces whose hand-over between cores costs more than streaming them.
-uint64_t row_align(const Weight& w) {
-  constexpr uint64_t kMinChunkBytes = 128 << 10;
-  const uint64_t row_bytes = std::max<uint64_t>(1, weight_bytes(w) / w.rows);
-  const uint64_t rows = (kMinChunkBytes + row_bytes - 1) / row_bytes;
-  return std::max<uint64_t>(16, (rows + 15) / 16 * 16);
+// The row kernels (decode) split a matrix with detail::run_stealing: each thread streams its own
+// contiguous range and an idle one steals the back half of another's rest. A static split (one
+// chunk per thread, used before) left a core idle at every matrix end, and small dynamic chunks
+// restart the weight stream at each chunk (see docs/performance.md for the paired readings).
+constexpr uint64_t kStealRows = 16;            // rows per unit
+constexpr uint64_t kMinPieceBytes = 64 << 10;  // smallest range or stolen piece: a hand-over
+                                               // between cores costs about a microsecond
+constexpr size_t kMaxFused = 16;               // weights linear_fused runs as one job
+
+uint64_t min_piece_units(const Weight& w) {
+  const uint64_t unit_bytes = kStealRows * std::max<uint64_t>(1, weight_bytes(w) / w.rows);
+  return std::max<uint64_t>(1, (kMinPieceBytes + unit_bytes - 1) / unit_bytes);
 }
 
 struct ScratchCursor {
@@ -191,8 +190,8 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
         kt.affine_gemm(args, r0 + b, r0 + e, panels + t * panel_bytes);
       });
     } else {
-      detail::parallel_for_chunks(
-          rows, row_align(w), kRowChunks,
+      detail::parallel_for_stealing(
+          rows, kStealRows, min_piece_units(w),
           [&](uint64_t b, uint64_t e, uint32_t) { kt.affine_rows(args, r0 + b, r0 + e); },
           detail::matvec_threads());
     }
@@ -231,8 +230,8 @@ void linear(const Weight& w, const float* x, uint64_t n, float* y, std::span<std
     });
     return;
   }
-  detail::parallel_for_chunks(
-      rows, row_align(w), kRowChunks,
+  detail::parallel_for_stealing(
+      rows, kStealRows, min_piece_units(w),
       [&](uint64_t b, uint64_t e, uint32_t) { kt.dense_rows(args, r0 + b, r0 + e); },
       detail::matvec_threads());
 }
@@ -271,8 +270,7 @@ void embedding_row(const Weight& w, uint64_t row, float* out) {
 void linear_fused(std::span<const LinearOut> outs, const float* x, uint64_t n,
                   std::span<std::byte> scratch) {
   if (outs.empty() || n == 0) return;
-  constexpr uint64_t kMaxChunks = 256;
-  bool fuse = outs.size() > 1 && outs.size() <= kMaxChunks;
+  bool fuse = outs.size() > 1 && outs.size() <= kMaxFused;
   for (const LinearOut& o : outs) {
     validate_weight(*o.w);
     if (o.y == nullptr) throw UsageError("kernels", "linear_fused: y is null");
@@ -293,48 +291,37 @@ void linear_fused(std::span<const LinearOut> outs, const float* x, uint64_t n,
   QuantAct a;
   if (w0.quantized()) a = quantize_x(kt, w0, x, w0.cols, n, false, cur);
 
-  // Chunks of about the same bytes over all weights (each at least row_align rows), so the
-  // threads share the whole set as they would share one weight.
-  struct Chunk {
-    uint32_t out;
-    uint64_t r0, r1;
-  };
-  Chunk chunks[kMaxChunks];
-  uint64_t n_chunks = 0, total = 0;
-  for (const LinearOut& o : outs) total += weight_bytes(*o.w);
-  const uint32_t workers = detail::matvec_threads();
-  const uint64_t target = std::max<uint64_t>(total / (uint64_t{workers} * kRowChunks), 1);
-  for (uint32_t j = 0; j < outs.size(); ++j) {
-    const Weight& w = *outs[j].w;
-    const uint64_t row_bytes = std::max<uint64_t>(1, weight_bytes(w) / w.rows);
-    const uint64_t align = row_align(w);
-    uint64_t step = std::max(align, (target / row_bytes + align - 1) / align * align);
-    // Never more chunks than the array holds (only for absurd weight counts).
-    const uint64_t left = kMaxChunks - n_chunks - (outs.size() - 1 - j);
-    if ((w.rows + step - 1) / step > left) step = (w.rows + left - 1) / left;
-    for (uint64_t r = 0; r < w.rows; r += step) chunks[n_chunks++] = {j, r, std::min(w.rows, r + step)};
-  }
+  // One unit space over all the weights (kStealRows rows a unit; a weight's last unit may be
+  // short), split as one weight's rows would be: a thread's stream runs on from one weight into
+  // the next.
+  uint64_t seg[kMaxFused + 1] = {0};
+  for (size_t j = 0; j < outs.size(); ++j) seg[j + 1] = seg[j] + (outs[j].w->rows + kStealRows - 1) / kStealRows;
   struct Ctx {
     const KernelTable* kt;
     std::span<const LinearOut> outs;
-    const Chunk* chunks;
+    const uint64_t* seg;
     const QuantAct* a;
     const float* x;
     uint64_t n;
-  } ctx{&kt, outs, chunks, &a, x, n};
-  auto task = [](void* p, uint32_t c, uint32_t) {
+  } ctx{&kt, outs, seg, &a, x, n};
+  auto task = [](void* p, uint64_t u0, uint64_t u1, uint32_t) {
     const Ctx& k = *static_cast<const Ctx*>(p);
-    const Chunk& ch = k.chunks[c];
-    const LinearOut& o = k.outs[ch.out];
-    if (o.w->quantized()) {
-      const AffineArgs args{o.w, k.a, o.y, o.w->rows, false};
-      k.kt->affine_rows(args, ch.r0, ch.r1);
-    } else {
-      const DenseArgs args{o.w, k.x, o.w->cols, k.n, o.y, o.w->rows, false};
-      k.kt->dense_rows(args, ch.r0, ch.r1);
+    for (size_t j = 0; j < k.outs.size() && u0 < u1; ++j) {
+      if (u0 >= k.seg[j + 1]) continue;
+      const uint64_t e = std::min(u1, k.seg[j + 1]);
+      const LinearOut& o = k.outs[j];
+      const uint64_t r0 = (u0 - k.seg[j]) * kStealRows, r1 = std::min(o.w->rows, (e - k.seg[j]) * kStealRows);
+      if (o.w->quantized()) {
+        const AffineArgs args{o.w, k.a, o.y, o.w->rows, false};
+        k.kt->affine_rows(args, r0, r1);
+      } else {
+        const DenseArgs args{o.w, k.x, o.w->cols, k.n, o.y, o.w->rows, false};
+        k.kt->dense_rows(args, r0, r1);
+      }
+      u0 = e;
     }
   };
-  detail::run_on_pool(static_cast<uint32_t>(n_chunks), task, &ctx, workers);
+  detail::run_stealing(seg[outs.size()], min_piece_units(w0), task, &ctx, detail::matvec_threads());
 }
 
 }  // namespace mlxcel::kernels

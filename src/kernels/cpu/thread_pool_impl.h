@@ -19,6 +19,13 @@ uint32_t matvec_threads();
 // and, with a warning naming the variable and the value, when it is anything else.
 uint32_t matvec_thread_cap(const char* env_value);
 
+// Runs fn(ctx, u0, u1, thread) over [0, n_units) split into one range per thread, each taken
+// from its front in halving pieces of at least min_units, with idle threads stealing the back
+// half of another range's rest (stealing_split.cpp). Pieces of one range come in order, so a
+// thread's stream of units is contiguous until it steals.
+using StealTask = void (*)(void* ctx, uint64_t u0, uint64_t u1, uint32_t thread);
+void run_stealing(uint64_t n_units, uint64_t min_units, StealTask fn, void* ctx, uint32_t threads);
+
 // Chunks per thread for dynamic scheduling.
 constexpr uint64_t kChunksPerThread = 4;
 }  // namespace detail
@@ -30,6 +37,26 @@ namespace detail {
 template <class F>
 void parallel_for_chunks(uint64_t n, uint64_t align, uint64_t chunks_per_thread, F&& fn,
                          uint32_t max_threads = 0);
+}  // namespace detail
+
+namespace detail {
+// parallel_for over [0, n) in units of `align` through run_stealing (for bandwidth-bound row
+// kernels: fn gets [b, e) pieces, each a multiple of align except at n).
+template <class F>
+void parallel_for_stealing(uint64_t n, uint64_t align, uint64_t min_units, F&& fn, uint32_t threads) {
+  if (n == 0) return;
+  if (align == 0) align = 1;
+  struct Ctx {
+    std::remove_reference_t<F>* fn;
+    uint64_t n, align;
+  } ctx{&fn, n, align};
+  auto task = [](void* p, uint64_t u0, uint64_t u1, uint32_t t) {
+    auto* x = static_cast<Ctx*>(p);
+    const uint64_t e = u1 * x->align;
+    (*x->fn)(u0 * x->align, e < x->n ? e : x->n, t);
+  };
+  run_stealing((n + align - 1) / align, min_units, task, &ctx, threads);
+}
 }  // namespace detail
 
 template <class F>
