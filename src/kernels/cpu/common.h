@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/half.h"
@@ -32,6 +33,28 @@ struct ActRow {
 };
 inline ActRow act_row(const QuantAct& a, uint64_t m) {
   return {a.q + m * a.q_stride, a.d + m * a.groups, a.sx + m * a.groups, a.sq + m * a.groups};
+}
+
+// The multi-row kernels over weight rows [r0, r1) and n activation rows: blocks of 16 weight
+// rows, each run by fn(std::integral_constant<int, M>{}, rb, re, m0) for every group of M = MaxM
+// activation rows (and one last group of the 1..MaxM-1 left) while it is still in L1/L2; the
+// kernels take M as a template argument.
+template <int M, class F>
+inline void last_row_group(uint64_t left, uint64_t rb, uint64_t re, uint64_t m0, F& fn) {
+  if constexpr (M > 0) {
+    if (left == M) fn(std::integral_constant<int, M>{}, rb, re, m0);
+    else last_row_group<M - 1>(left, rb, re, m0, fn);
+  }
+}
+template <int MaxM, class F>
+inline void by_row_blocks(uint64_t r0, uint64_t r1, uint64_t n, F&& fn) {
+  constexpr uint64_t kRowBlock = 16;
+  for (uint64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const uint64_t re = rb + kRowBlock < r1 ? rb + kRowBlock : r1;
+    uint64_t m = 0;
+    for (; m + MaxM <= n; m += MaxM) fn(std::integral_constant<int, MaxM>{}, rb, re, m);
+    last_row_group<MaxM - 1>(n - m, rb, re, m, fn);
+  }
 }
 
 // Quantizes one group of x to int8 with d = max|x|/127; returns Σx in *sx and Σq in *sq.

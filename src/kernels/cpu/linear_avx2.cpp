@@ -175,14 +175,9 @@ MLXCEL_AVX2 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
   const uint64_t c32 = c / 32 * 32, c8 = c / 8 * 8;
   if (a.n > 1) {
     // blocks of rows (kept in L1/L2 between the groups of activation rows)
-    constexpr uint64_t kRowBlock = 16;
-    for (uint64_t rb = r0; rb < r1; rb += kRowBlock) {
-      const uint64_t re = std::min(r1, rb + kRowBlock);
-      uint64_t m = 0;
-      for (; m + 3 <= a.n; m += 3) dense_rows_multi<KIND, 3>(a, rb, re, m);
-      if (a.n - m == 2) dense_rows_multi<KIND, 2>(a, rb, re, m);
-      if (a.n - m == 1) dense_rows_multi<KIND, 1>(a, rb, re, m);
-    }
+    by_row_blocks<3>(r0, r1, a.n, [&](auto M, uint64_t rb, uint64_t re, uint64_t m) {
+      dense_rows_multi<KIND, M()>(a, rb, re, m);
+    });
     return;
   }
   for (uint64_t r = r0; r < r1; ++r) {

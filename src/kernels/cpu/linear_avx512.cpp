@@ -144,18 +144,9 @@ MLXCEL_AVX512 void dense_rows_t(const DenseArgs& a, uint64_t r0, uint64_t r1) {
   if (a.n > 1) {
     // Several rows per pass over the weights, a block of rows at a time (kept in L1/L2 between
     // passes).
-    constexpr uint64_t kRowBlock = 16;
-    for (uint64_t rb = r0; rb < r1; rb += kRowBlock) {
-      const uint64_t re = std::min(r1, rb + kRowBlock);
-      uint64_t m = 0;
-      for (; m + 4 <= a.n; m += 4) dense_rows_multi<KIND, 4>(a, rb, re, m);
-      switch (a.n - m) {
-        case 3: dense_rows_multi<KIND, 3>(a, rb, re, m); break;
-        case 2: dense_rows_multi<KIND, 2>(a, rb, re, m); break;
-        case 1: dense_rows_multi<KIND, 1>(a, rb, re, m); break;
-        default: break;
-      }
-    }
+    by_row_blocks<4>(r0, r1, a.n, [&](auto M, uint64_t rb, uint64_t re, uint64_t m) {
+      dense_rows_multi<KIND, M()>(a, rb, re, m);
+    });
     return;
   }
   for (uint64_t r = r0; r < r1; ++r) {
@@ -237,6 +228,46 @@ MLXCEL_AVX512_INLINE void store_affine(const AffineArgs& args, uint64_t m, uint6
 }
 
 
+// The 8-bit block path for M (1..4) activation rows at once: each 64 bytes of codes are loaded
+// once for all M rows (a batched decode step would otherwise read every weight row n times).
+template <int G, int KIND, int M>
+MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q8_blocks_multi(const AffineArgs& args, uint64_t r0,
+                                                                         uint64_t r1, uint64_t m0) {
+  const Weight& w = *args.w;
+  const QuantAct& a = *args.a;
+  const uint64_t cols = w.cols, groups = a.groups;
+  constexpr uint64_t ssize = KIND == 0 ? 4 : 2;
+  constexpr uint64_t kGroups = 16;
+  constexpr uint64_t kChunks = kGroups * G / 64;  // 64-element chunks per block
+  ActRow act[M];
+  for (int j = 0; j < M; ++j) act[j] = act_row(a, m0 + j);
+  alignas(64) float f[M][kGroups];
+  for (uint64_t r = r0; r < r1; ++r) {
+    const auto [wrow, srow, brow] = affine_row(w, r, cols, groups, ssize);
+    __m512 acc[M], bacc[M];
+    for (int j = 0; j < M; ++j) acc[j] = bacc[j] = _mm512_setzero_ps();
+    for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
+      const __m512 sv = load16(srow + g0 * ssize, KIND), bv = load16(brow + g0 * ssize, KIND);
+      for (int j = 0; j < M; ++j) {
+        _mm512_store_ps(f[j], _mm512_mul_ps(sv, _mm512_loadu_ps(act[j].d + g0)));
+        bacc[j] = _mm512_fmadd_ps(bv, _mm512_loadu_ps(act[j].sx + g0), bacc[j]);
+      }
+      const uint8_t* wp = wrow + g0 * G;
+      for (uint64_t c = 0; c < kChunks; ++c) {
+        _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
+        const __m512i wv = _mm512_loadu_si512(wp);
+        for (int j = 0; j < M; ++j) {
+          const __m512i is =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, _mm512_loadu_si512(act[j].q + g0 * G + c * 64));
+          acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), lane_factors<G>(f[j], c), acc[j]);
+        }
+        wp += 64;
+      }
+    }
+    for (int j = 0; j < M; ++j) store_affine(args, m0 + j, r, acc[j], _mm512_setzero_ps(), bacc[j]);
+  }
+}
+
 // 8-bit rows whose length is a whole number of 16-group blocks, scales of one float kind: the
 // common case without tail checks or a run-time kind (see affine_rows_q4_blocks).
 template <int G, int KIND>
@@ -248,6 +279,12 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q8_blocks(const AffineA
   constexpr uint64_t ssize = KIND == 0 ? 4 : 2;
   constexpr uint64_t kGroups = 16;
   constexpr uint64_t kChunks = kGroups * G / 64;  // 64-element chunks per block
+  if (a.n > 1) {
+    by_row_blocks<4>(r0, r1, a.n, [&](auto M, uint64_t rb, uint64_t re, uint64_t m) {
+      affine_rows_q8_blocks_multi<G, KIND, M()>(args, rb, re, m);
+    });
+    return;
+  }
   alignas(64) float f[kGroups];
   for (uint64_t r = r0; r < r1; ++r) {
     const auto [wrow, srow, brow] = affine_row(w, r, cols, groups, ssize);
@@ -443,14 +480,9 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks(const AffineA
   const __m512i lane_group = q4_lane_group<G>();
   if (a.n > 1) {
     // several activation rows (a batched decode step): up to 4 per pass over the weights
-    uint64_t m = 0;
-    for (; m + 4 <= a.n; m += 4) affine_rows_q4_blocks_multi<G, KIND, 4>(args, r0, r1, m);
-    switch (a.n - m) {
-      case 3: affine_rows_q4_blocks_multi<G, KIND, 3>(args, r0, r1, m); break;
-      case 2: affine_rows_q4_blocks_multi<G, KIND, 2>(args, r0, r1, m); break;
-      case 1: affine_rows_q4_blocks_multi<G, KIND, 1>(args, r0, r1, m); break;
-      default: break;
-    }
+    by_row_blocks<4>(r0, r1, a.n, [&](auto M, uint64_t rb, uint64_t re, uint64_t m) {
+      affine_rows_q4_blocks_multi<G, KIND, M()>(args, rb, re, m);
+    });
     return;
   }
   alignas(64) float f[kGroups];
