@@ -1,7 +1,7 @@
 // Kernel benchmark: memory read bandwidth (measured in the same run), decode matvec throughput per
 // weight format against it, and prefill matmul throughput. Prints tables; passes or fails nothing.
 //
-//   bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|ceiling|prefill]
+//   bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] [--only decode|ceiling|prefill|rows]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 
 #include "bandwidth.h"
 #include "bench_args.h"
+#include "core/linear_scratch.h"
 #include "kernels/cpu/kernels.h"
 
 using namespace mlxcel;
@@ -170,6 +171,28 @@ double bench_decode_head(const Model& m, Fmt f, int reps, uint64_t* bytes_out) {
   return static_cast<double>(total) / best / 1e9;
 }
 
+// Batched decode (serving n sequences, or a short prompt): an 8192 x 2048 weight through
+// linear() with n rows of x, 16 copies so the weights come from memory; ms per matrix, best of
+// reps. Whether linear() took the row kernels or the GEMM follows gemm_min_rows.
+double bench_rows(Fmt f, uint64_t n, int reps) {
+  std::mt19937 rng(3);
+  constexpr uint64_t kRows = 8192, kCols = 2048;
+  constexpr int kCopies = 16;
+  std::vector<OwnedWeight> ws;
+  for (int c = 0; c < kCopies; ++c) ws.push_back(make_weight(f, kRows, kCols, rng));
+  std::vector<float> x(n * kCols), y(n * kRows);
+  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  const uint64_t sb = linear_scratch_bytes(ws[0].w, n, num_threads());
+  Buf scratch(sb);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const double t0 = now();
+    for (auto& ow : ws) linear(ow.w, x.data(), n, y.data(), {scratch.p, sb});
+    best = std::min(best, (now() - t0) / kCopies);
+  }
+  return best * 1e3;
+}
+
 // Compute ceiling: a 256 x 2048 weight (at most 1 MiB, so it stays in this core's L2) through
 // the matvec again and again on one thread; GB/s of weights the kernel gets through when memory
 // is not the limit. Decode can reach the roofline only while this is well above the bandwidth.
@@ -279,7 +302,7 @@ int main(int argc, char** argv) {
   Args args;
   bench::ArgReader r(argc, argv,
                      "usage: bench_kernels_matvec [--threads N] [--bw-mib MiB] [--reps N] [--isa NAME] "
-                     "[--only decode|ceiling|prefill]");
+                     "[--only decode|ceiling|prefill|rows]");
   while (r.next()) {
     const std::string& a = r.flag();
     if (a == "--threads") args.threads = static_cast<uint32_t>(r.count(1, 256));
@@ -338,6 +361,26 @@ int main(int argc, char** argv) {
       std::printf("%-7s %8.1f GB/s  (%.1fx the 1-thread bandwidth)\n", fmt_name(f), g, g / bw1);
       std::printf("RESULT ceiling fmt=%s gbs=%.2f\n", fmt_name(f), g);
     }
+  }
+  if (args.only.empty() || args.only == "rows") {
+    std::printf("\n## batched decode: 8192 x 2048 weight, n rows of x, %u threads (ms per matrix)\n", args.threads);
+    std::printf("%-7s", "format");
+    const uint64_t ns[] = {1, 2, 4, 8, 12, 16, 24, 32};
+    for (uint64_t n : ns) std::printf(" %9lu", static_cast<unsigned long>(n));
+    std::printf("\n");
+    for (Fmt f : fmts) {
+      std::printf("%-7s", fmt_name(f));
+      const uint64_t gemm_from = f == Fmt::Q8 ? gemm_min_rows(DType::U32, 8)
+                                 : f == Fmt::Q4 ? gemm_min_rows(DType::U32, 4)
+                                                : gemm_min_rows(DType::BF16, 0);
+      for (uint64_t n : ns) {
+        const double ms = bench_rows(f, n, args.reps);
+        std::printf(" %7.3f%s", ms, n >= gemm_from ? " G" : " r");
+        std::fflush(stdout);
+      }
+      std::printf("\n");
+    }
+    std::printf("(r: row kernels, G: GEMM, as linear() chose by gemm_min_rows)\n");
   }
   if (args.only.empty() || args.only == "prefill") {
     std::printf("\n## prefill: one decoder layer on an R-token chunk, %u threads\n", args.threads);

@@ -76,7 +76,7 @@ uint64_t affine_act_bytes(uint64_t cols, uint32_t group, uint64_t n) {
 
 uint64_t gemm_min_rows(DType weight_dtype, uint32_t bits) {
   if (weight_dtype != DType::U32) return 8;
-  return bits == 4 ? 32 : 12;
+  return bits == 4 ? 32 : 16;
 }
 
 uint64_t linear_kernel_scratch_bytes(DType weight_dtype, uint64_t cols, uint32_t group_size,

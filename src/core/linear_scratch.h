@@ -24,12 +24,12 @@ namespace mlxcel {
 
 inline constexpr uint64_t kLinearScratchAlign = 64;
 // n (rows of x) from which linear() uses the GEMM kernels instead of the row kernels: 8 for
-// float weights, 32 for 4-bit and 12 for other affine weights (DType::U32; bits is ignored for
+// float weights, 32 for 4-bit and 16 for other affine weights (DType::U32; bits is ignored for
 // the other dtypes). The affine GEMM unpacks each 32-row weight panel before use, which a few
 // rows do not repay: measured on the 2-core EPYC (2026-11-26), an 8192 x 2048 matvec with 2
-// threads: 8-bit at 8 rows 0.86 ms in the row kernel vs 1.01 in the GEMM, even at 12, the GEMM
-// ahead from 16; 4-bit (whose row kernel unpacks each code once for up to 4 rows) at 16 rows
-// 0.75 vs 0.98, at 24 1.07 vs 1.20, at 32 1.36 vs 1.32.
+// threads, the row kernels loading each weight once for up to 4 rows of x: 8-bit at 12 rows
+// 0.74 ms in the row kernels vs 1.12 in the GEMM; 4-bit at 16 rows 0.75 vs 0.98, at 24 1.07 vs
+// 1.20, at 32 1.36 vs 1.32 (docs/kernels.md).
 uint64_t gemm_min_rows(DType weight_dtype, uint32_t bits);
 // Rows of x the GEMM quantizer and the bf16 packer pad to (a whole number of micro-tiles).
 inline constexpr uint64_t kGemmRowPad = 16;

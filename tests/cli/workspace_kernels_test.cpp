@@ -43,7 +43,7 @@ TEST(WorkspaceVsKernels, MlxAffineWeights) {
     s.quant.bits = bits;
     s.quant.group_size = group;
     kernels::Weight w = kernels::affine_weight(64, A, bits, group, kDummy, DType::BF16, kDummy, kDummy);
-    // rows on both sides of each format's GEMM threshold (12 for 8-bit, 32 for 4-bit)
+    // rows on both sides of each format's GEMM threshold (16 for 8-bit, 32 for 4-bit)
     for (uint64_t rows : {1u, 5u, 8u, 11u, 12u, 15u, 16u, 17u, 31u, 32u, 512u})
       for (uint32_t threads : {1u, 2u, 4u})
         EXPECT_EQ(planned_matmul_scratch(s, rows, threads),
@@ -53,7 +53,7 @@ TEST(WorkspaceVsKernels, MlxAffineWeights) {
 }
 
 // A model with 4-bit layers and an 8-bit head: the plan derives each weight's bits from its
-// shapes, as the runtime does, and sizes for the larger ask (the 8-bit GEMM's panels from 12
+// shapes, as the runtime does, and sizes for the larger ask (the 8-bit GEMM's panels from 16
 // rows, where the 4-bit weights still use the row kernels up to 31).
 TEST(WorkspaceVsKernels, MlxWeightsOfMixedBits) {
   const uint64_t A = 256, group = 64;
@@ -75,7 +75,7 @@ TEST(WorkspaceVsKernels, MlxWeightsOfMixedBits) {
     const uint64_t want = std::max(kernels::linear_scratch_bytes(w4, rows, 2), kernels::linear_scratch_bytes(w8, rows, 2));
     EXPECT_EQ(planned_matmul_scratch(s, rows, 2), want) << "rows " << rows;
   }
-  EXPECT_GT(kernels::linear_scratch_bytes(w8, 12, 2), kernels::linear_scratch_bytes(w4, 12, 2));
+  EXPECT_GT(kernels::linear_scratch_bytes(w8, 16, 2), kernels::linear_scratch_bytes(w4, 16, 2));
 }
 
 TEST(WorkspaceVsKernels, HalfAndSingleFloatWeights) {

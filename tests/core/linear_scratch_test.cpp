@@ -53,8 +53,9 @@ TEST(LinearScratch, AffineWeightsBelowAndFromTheGemmThreshold) {
   EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 2048, 64, 4, 512, 2), 1392704u);
   // 33 columns, group 32, 7 rows: 64 + 960 (rows pad to 16), still no panels: 1024
   EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 7, 3), 1024u);
-  // 8-bit from 12 rows, 3 threads: 64 + 960 + 3 x a64(32 x 33 + 2 x 32 x 2 x 4 = 1568 -> 1600)
-  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 8, 12, 3), 5824u);
+  // 8-bit from 16 rows, 3 threads: 64 + 960 + 3 x a64(32 x 33 + 2 x 32 x 2 x 4 = 1568 -> 1600)
+  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 8, 16, 3), 5824u);
+  EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 8, 15, 3), 1024u);
   // 4-bit from 32 rows: 64 + activations of 32 rows (1856, as for 17 above) + 3 x 1600 = 6720;
   // at 31 rows (padded to 32 as well) no panels: 64 + 1856 = 1920
   EXPECT_EQ(linear_kernel_scratch_bytes(DType::U32, 33, 32, 4, 32, 3), 6720u);
@@ -64,7 +65,7 @@ TEST(LinearScratch, AffineWeightsBelowAndFromTheGemmThreshold) {
 
 TEST(LinearScratch, GemmThresholdsPerWeightFormat) {
   EXPECT_EQ(gemm_min_rows(DType::U32, 4), 32u);
-  EXPECT_EQ(gemm_min_rows(DType::U32, 8), 12u);
+  EXPECT_EQ(gemm_min_rows(DType::U32, 8), 16u);
   for (DType dt : {DType::BF16, DType::F16, DType::F32}) EXPECT_EQ(gemm_min_rows(dt, 4), 8u);
 }
 

@@ -73,8 +73,8 @@ void check_linear(const TestWeight& tw, uint64_t n,
 
 // Shapes with tails: rows not a multiple of any block, cols with and without a 64/128 tail,
 // n = 1 (decode), small n (row kernels) and n past the GEMM threshold (with a partial tile).
-// row counts on both sides of the GEMM thresholds (8 float, 12 8-bit, 32 4-bit)
-const uint64_t kNs[] = {1, 3, 6, 8, 12, 16, 21, 33};
+// row counts on both sides of the GEMM thresholds (8 float, 16 8-bit, 32 4-bit)
+const uint64_t kNs[] = {1, 3, 6, 8, 12, 15, 16, 21, 33};
 
 TEST(Linear, DenseFormatsAllIsas) {
   for (Isa isa : available_isas()) {
