@@ -175,6 +175,34 @@ TEST(Attention, LongContextManyTilesEveryFormat) {
   }
 }
 
+TEST(Attention, HalfCacheReadInPlaceForEveryHeadGrouping) {
+  // F16/BF16 caches are read in place by the AVX-512 kernels, several query heads per K/V row
+  // (groups of 4, 2 and 1 heads): query heads per kv head from 1 to 12, head dims that are and
+  // are not multiples of 16 (the latter widen tiles as before), contexts of several 128-key tiles.
+  for (Isa isa : available_isas()) {
+    IsaScope scope(isa, 2);
+    std::mt19937 rng(26);
+    for (uint32_t G : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 12u}) {
+      for (auto [dk, dv] : {std::pair<uint32_t, uint32_t>{64, 64}, {96, 48}, {40, 64}}) {
+        AttnSetup s;
+        s.n_kv = 2;
+        s.n_heads = 2 * G;
+        s.dk = dk;
+        s.dv = dv;
+        for (KvCacheType t : {KvCacheType::F16, KvCacheType::BF16}) {
+          const std::string label = isa_label(isa, 2) + " G=" + std::to_string(G) + " dk=" + std::to_string(dk) +
+                                    " dv=" + std::to_string(dv) + " type " + std::to_string(int(t));
+          run_case(s, t, t, 300, 290, 1, false, rng, label + " decode");
+          run_case(s, t, t, 300, 261, 3, true, rng, label + " chunk stored first");
+        }
+        // one side in place, the other widened (q8_0 needs whole 32-blocks)
+        const KvCacheType other = dv % 32 == 0 ? KvCacheType::Q8_0 : KvCacheType::F32;
+        run_case(s, KvCacheType::F16, other, 300, 140, 1, false, rng, "f16 K, other V G=" + std::to_string(G));
+      }
+    }
+  }
+}
+
 TEST(Attention, MixedKAndVTypesAndDifferentHeadDims) {
   std::mt19937 rng(23);
   AttnSetup s;

@@ -16,6 +16,7 @@ namespace mlxcel::kernels {
 namespace {
 
 constexpr uint64_t kTile = 32;          // keys per tile
+constexpr uint64_t kHalfTile = 128;     // keys per tile read in place from an F16/BF16 cache
 constexpr uint64_t kMaxHeadDim = 512;   // dequantized K/V tiles live on the worker's stack
 
 [[noreturn]] void bad_args(const std::string& what) {
@@ -126,6 +127,14 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
   }
   const KernelTable& kt = kernel_table();
   const uint64_t dk = p.head_dim_k, dv = p.head_dim_v;
+  // F16/BF16 cache rows read in place where the ISA level has the kernels; tiles of those need no
+  // widened copy, so they can be longer (fewer online-softmax rescales of the output).
+  auto half_direct = [&](const KvCacheView* c, uint64_t d, bool have) {
+    return have && has_cache && d % 16 == 0 && (c->type == KvCacheType::F16 || c->type == KvCacheType::BF16);
+  };
+  const bool half_k = half_direct(in.k_cache, dk, kt.attn_scores_half != nullptr);
+  const bool half_v = half_direct(in.v_cache, dv, kt.attn_pv_half != nullptr);
+  const uint64_t T_half = std::min<uint64_t>(kHalfTile, in.scores_stride / G);
 
   parallel_for(units, 1, [&](uint64_t b, uint64_t e, uint32_t t) {
     float* sc = in.scores + t * in.scores_stride;
@@ -142,10 +151,8 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
         st.l[g] = 0;
         std::memset(out + g * dv, 0, dv * sizeof(float));
       }
-      // One tile of n keys: k rows (k_stride floats apart) and v rows, already f32.
-      auto tile = [&](const float* kr, uint64_t k_stride, const float* vr, uint64_t v_stride,
-                      uint64_t n) {
-        kt.attn_scores(q, dk, G, kr, k_stride, n, dk, p.scale, sc);
+      // The online softmax over the n scores of a tile in sc: rescales out and the state.
+      auto update = [&](uint64_t n) {
         for (uint32_t g = 0; g < G; ++g) {
           float* s = sc + g * n;
           if (p.softcap > 0) {
@@ -163,6 +170,12 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
             for (uint64_t i = 0; i < dv; ++i) o[i] *= corr;
           }
         }
+      };
+      // One tile of n keys: k rows (k_stride floats apart) and v rows, already f32.
+      auto tile = [&](const float* kr, uint64_t k_stride, const float* vr, uint64_t v_stride,
+                      uint64_t n) {
+        kt.attn_scores(q, dk, G, kr, k_stride, n, dk, p.scale, sc);
+        update(n);
         kt.attn_pv(sc, n, G, vr, v_stride, dv, out, dv);
       };
       const KeyRanges r = visible_keys(p, in, capacity, qi);
@@ -171,22 +184,28 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
       for (int si = 0; si < nseg; ++si) {
         const auto* kbase = static_cast<const uint8_t*>(in.k_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * k_row;
         const auto* vbase = static_cast<const uint8_t*>(in.v_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * v_row;
-        for (uint64_t j0 = 0; j0 < seg[si].count; j0 += T) {
-          const uint64_t n = std::min(T, seg[si].count - j0);
-          const float *kr, *vr;
-          if (in.k_cache->type == KvCacheType::F32) {
-            kr = reinterpret_cast<const float*>(kbase + j0 * k_row);
+        const uint64_t step = half_k && half_v ? T_half : T;
+        for (uint64_t j0 = 0; j0 < seg[si].count; j0 += step) {
+          const uint64_t n = std::min(step, seg[si].count - j0);
+          if (half_k) {
+            kt.attn_scores_half(q, dk, G, kbase + j0 * k_row, k_row, n, dk, p.scale, sc,
+                                in.k_cache->type == KvCacheType::BF16);
+          } else if (in.k_cache->type == KvCacheType::F32) {
+            kt.attn_scores(q, dk, G, reinterpret_cast<const float*>(kbase + j0 * k_row), dk, n, dk, p.scale, sc);
           } else {
             kt.kv_dequant(in.k_cache->type, kbase + j0 * k_row, k_row, n, dk, ktile);
-            kr = ktile;
+            kt.attn_scores(q, dk, G, ktile, dk, n, dk, p.scale, sc);
           }
-          if (in.v_cache->type == KvCacheType::F32) {
-            vr = reinterpret_cast<const float*>(vbase + j0 * v_row);
+          update(n);
+          if (half_v) {
+            kt.attn_pv_half(sc, n, G, vbase + j0 * v_row, v_row, dv, out, dv,
+                            in.v_cache->type == KvCacheType::BF16);
+          } else if (in.v_cache->type == KvCacheType::F32) {
+            kt.attn_pv(sc, n, G, reinterpret_cast<const float*>(vbase + j0 * v_row), dv, dv, out, dv);
           } else {
             kt.kv_dequant(in.v_cache->type, vbase + j0 * v_row, v_row, n, dv, vtile);
-            vr = vtile;
+            kt.attn_pv(sc, n, G, vtile, dv, dv, out, dv);
           }
-          tile(kr, dk, vr, dv, n);
         }
       }
       for (uint64_t j0 = r.new_lo; j0 < r.new_hi; j0 += T) {

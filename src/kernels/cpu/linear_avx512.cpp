@@ -25,6 +25,10 @@ void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k, 
 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
              uint64_t dv, float* o, uint64_t o_stride);
 float exp_sum(float* x, uint64_t n, float mx);
+void attn_scores_half(const float* q, uint64_t q_stride, uint32_t G, const uint8_t* k, uint64_t k_row,
+                      uint64_t T, uint64_t d, float scale, float* s, bool bf16);
+void attn_pv_half(const float* p, uint64_t T, uint32_t G, const uint8_t* v, uint64_t v_row, uint64_t dv,
+                  float* o, uint64_t o_stride, bool bf16);
 
 namespace {
 
@@ -733,6 +737,8 @@ const KernelTable& avx512_table() {
       avx512::attn_scores,
       avx512::attn_pv,
       avx512::exp_sum,
+      avx512::attn_scores_half,
+      avx512::attn_pv_half,
   };
   return t;
 }
