@@ -232,6 +232,19 @@ MLXCEL_AVX512_INLINE void store_affine(const AffineArgs& args, uint64_t m, uint6
 }
 
 
+// For the 16-group block at g0 of one weight row and M activation rows: fv[j] = scale · d_j per
+// group, and the bias term Σ bias · Σx_j added to bacc[j].
+template <int KIND, int M>
+MLXCEL_AVX512_INLINE void block_factors(const uint8_t* srow, const uint8_t* brow, uint64_t g0, const ActRow* act,
+                                        __m512* fv, __m512* bacc) {
+  constexpr uint64_t ssize = KIND == 0 ? 4 : 2;
+  const __m512 sv = load16(srow + g0 * ssize, KIND), bv = load16(brow + g0 * ssize, KIND);
+  for (int j = 0; j < M; ++j) {
+    fv[j] = _mm512_mul_ps(sv, _mm512_loadu_ps(act[j].d + g0));
+    bacc[j] = _mm512_fmadd_ps(bv, _mm512_loadu_ps(act[j].sx + g0), bacc[j]);
+  }
+}
+
 // The 8-bit block path for M (1..4) activation rows at once: each 64 bytes of codes are loaded
 // once for all M rows (a batched decode step would otherwise read every weight row n times).
 template <int G, int KIND, int M>
@@ -251,11 +264,9 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q8_blocks_multi(const A
     __m512 acc[M], bacc[M];
     for (int j = 0; j < M; ++j) acc[j] = bacc[j] = _mm512_setzero_ps();
     for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
-      const __m512 sv = load16(srow + g0 * ssize, KIND), bv = load16(brow + g0 * ssize, KIND);
-      for (int j = 0; j < M; ++j) {
-        _mm512_store_ps(f[j], _mm512_mul_ps(sv, _mm512_loadu_ps(act[j].d + g0)));
-        bacc[j] = _mm512_fmadd_ps(bv, _mm512_loadu_ps(act[j].sx + g0), bacc[j]);
-      }
+      __m512 fv[M];
+      block_factors<KIND, M>(srow, brow, g0, act, fv, bacc);
+      for (int j = 0; j < M; ++j) _mm512_store_ps(f[j], fv[j]);
       const uint8_t* wp = wrow + g0 * G;
       for (uint64_t c = 0; c < kChunks; ++c) {
         _mm_prefetch(reinterpret_cast<const char*>(wp) + kPrefetch, _MM_HINT_T0);
@@ -435,12 +446,10 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks_multi(const A
     __m512 acc[M], bacc[M];
     for (int j = 0; j < M; ++j) acc[j] = bacc[j] = _mm512_setzero_ps();
     for (uint64_t g0 = 0; g0 < groups; g0 += kGroups) {
-      const __m512 sv = load16(srow + g0 * ssize, KIND), bv = load16(brow + g0 * ssize, KIND);
       __m512 fv[M];
-      for (int j = 0; j < M; ++j) {
-        fv[j] = _mm512_mul_ps(sv, _mm512_loadu_ps(act[j].d + g0));
-        bacc[j] = _mm512_fmadd_ps(bv, _mm512_loadu_ps(act[j].sx + g0), bacc[j]);
-        if constexpr (G == 128) _mm512_store_ps(f[j], fv[j]);
+      block_factors<KIND, M>(srow, brow, g0, act, fv, bacc);
+      if constexpr (G == 128) {
+        for (int j = 0; j < M; ++j) _mm512_store_ps(f[j], fv[j]);
       }
       const uint8_t* wp = wrow + g0 * G / 2;
       __m512i idx = lane_group;
