@@ -499,8 +499,14 @@ MLXCEL_AVX512 __attribute__((noinline)) void affine_rows_q4_blocks(const AffineA
     return;
   }
   alignas(64) float f[kGroups];
+  // The scale and bias rows of the row the code stream's prefetch has reached (kPrefetch ahead).
+  const uint64_t sb_ahead = (kPrefetch / row_bytes + 1) * groups * ssize;
   for (uint64_t r = r0; r < r1; ++r) {
     const auto [wrow, srow, brow] = affine_row(w, r, row_bytes, groups, ssize);
+    for (uint64_t b = 0; b < groups * ssize; b += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(srow) + sb_ahead + b, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(brow) + sb_ahead + b, _MM_HINT_T0);
+    }
     for (uint64_t m = 0; m < a.n; ++m) {
       const auto [xq, d, sx, sq] = act_row(a, m);
       // bacc starts the sum: the bias term joins the same final reduction
