@@ -338,8 +338,8 @@ TEST(ThreadPool, ThreadCapKeepsWorkOnTheCallingThread) {
   // The row kernels' cap (MLXCEL_MATVEC_THREADS) runs a job on fewer threads than the pool has.
   IsaScope scope(best_isa(), 2);
   std::vector<int> hits(1000, 0);
-  detail::parallel_for_chunks(
-      1000, 16, 4,
+  detail::parallel_for_stealing(
+      1000, 16, 1,
       [&](uint64_t b, uint64_t e, uint32_t t) {
         EXPECT_EQ(t, 0u);
         for (uint64_t i = b; i < e; ++i) hits[i]++;

@@ -28,18 +28,7 @@ void run_stealing(uint64_t n_units, uint64_t min_units, StealTask fn, void* ctx,
 
 // Chunks per thread for dynamic scheduling.
 constexpr uint64_t kChunksPerThread = 4;
-}  // namespace detail
 
-namespace detail {
-// parallel_for with a chosen number of chunks per thread (1 = a static split: no claiming
-// traffic and no imbalance from chunk granularity, for bandwidth-bound kernels).
-// At most max_threads threads take part (0 = all).
-template <class F>
-void parallel_for_chunks(uint64_t n, uint64_t align, uint64_t chunks_per_thread, F&& fn,
-                         uint32_t max_threads = 0);
-}  // namespace detail
-
-namespace detail {
 // parallel_for over [0, n) in units of `align` through run_stealing (for bandwidth-bound row
 // kernels: fn gets [b, e) pieces, each a multiple of align except at n).
 template <class F>
@@ -61,24 +50,15 @@ void parallel_for_stealing(uint64_t n, uint64_t align, uint64_t min_units, F&& f
 
 template <class F>
 void parallel_for(uint64_t n, uint64_t align, F&& fn) {
-  detail::parallel_for_chunks(n, align, detail::kChunksPerThread, std::forward<F>(fn));
-}
-
-template <class F>
-void detail::parallel_for_chunks(uint64_t n, uint64_t align, uint64_t chunks_per_thread, F&& fn,
-                                 uint32_t max_threads) {
   if (n == 0) return;
   if (align == 0) align = 1;
-  if (chunks_per_thread == 0) chunks_per_thread = 1;
-  uint32_t threads = num_threads();
-  if (max_threads != 0 && max_threads < threads) threads = max_threads;
+  const uint32_t threads = num_threads();
   const uint64_t units = (n + align - 1) / align;
   if (threads <= 1 || units <= 1) {
     fn(uint64_t{0}, n, uint32_t{0});
     return;
   }
-  uint64_t per = (units + threads * chunks_per_thread - 1) / (threads * chunks_per_thread);
-  if (per == 0) per = 1;
+  const uint64_t per = (units + threads * detail::kChunksPerThread - 1) / (threads * detail::kChunksPerThread);
   const uint64_t chunk = per * align;
   const uint64_t n_chunks = (n + chunk - 1) / chunk;
   struct Ctx {
