@@ -203,6 +203,29 @@ TEST(Attention, HalfCacheReadInPlaceForEveryHeadGrouping) {
   }
 }
 
+TEST(Attention, NewF32KeysForEveryHeadGrouping) {
+  // A prefill's new tokens come as f32 rows, which AVX-512 loads once per group of 4, 2 or 1 query
+  // heads when the head dims are multiples of 16: a whole prompt (two 128-key tiles for the last
+  // queries) and a chunk after a cached history.
+  for (Isa isa : available_isas()) {
+    IsaScope scope(isa, 2);
+    std::mt19937 rng(27);
+    for (uint32_t G : {1u, 3u, 4u, 5u, 8u}) {
+      for (auto [dk, dv] : {std::pair<uint32_t, uint32_t>{64, 64}, {40, 48}}) {
+        AttnSetup s;
+        s.n_kv = 2;
+        s.n_heads = 2 * G;
+        s.dk = dk;
+        s.dv = dv;
+        const std::string label = isa_label(isa, 2) + " G=" + std::to_string(G) + " dk=" + std::to_string(dk) +
+                                  " dv=" + std::to_string(dv);
+        run_case(s, KvCacheType::F16, KvCacheType::F16, 160, 0, 140, false, rng, label + " prompt");
+        run_case(s, KvCacheType::F32, KvCacheType::F16, 160, 100, 40, false, rng, label + " chunk");
+      }
+    }
+  }
+}
+
 TEST(Attention, MixedKAndVTypesAndDifferentHeadDims) {
   std::mt19937 rng(23);
   AttnSetup s;

@@ -112,8 +112,9 @@ MLXCEL_AVX512 void kv_dequant(KvCacheType t, const uint8_t* rows, uint64_t row_b
   for (uint64_t i = 0; i < n; ++i) dequant_row(t, rows + i * row_bytes, d, out + i * d);
 }
 
-MLXCEL_AVX512 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k,
-                               uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
+// Scores for any head dim (masked tails), each key loaded once per head.
+static MLXCEL_AVX512 void attn_scores_any_dim(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                                              uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
   const __m512 vs = _mm512_set1_ps(scale);
   for (uint32_t g = 0; g < G; ++g) {
     const float* qg = q + g * q_stride;
@@ -133,8 +134,8 @@ MLXCEL_AVX512 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, co
   }
 }
 
-MLXCEL_AVX512 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
-                           uint64_t dv, float* o, uint64_t o_stride) {
+static MLXCEL_AVX512 void attn_pv_any_dim(const float* p, uint64_t T, uint32_t G, const float* v,
+                                          uint64_t v_stride, uint64_t dv, float* o, uint64_t o_stride) {
   for (uint32_t g = 0; g < G; ++g) {
     float* og = o + g * o_stride;
     const float* pg = p + g * T;
@@ -160,12 +161,18 @@ MLXCEL_AVX512 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* 
   }
 }
 
-// ---- scores and p·V straight from an F16/BF16 cache (KIND 1 / 2) ----
-// The f32 path above widens each tile into a buffer and then reads it once per query head; a
-// decode step of Llama-3.2-1B at 4096 keys ran at about half the memory bandwidth that way. Here
-// each K/V row is widened in registers once for H (1, 2 or 4) heads at a time.
+// ---- scores and p·V with each K/V row loaded once for H heads ----
+// Rows are F32 (KIND 0: the new tokens' keys in a prefill), or F16/BF16 (KIND 1 / 2) read straight
+// from the cache. A widened f32 tile read once per query head ran a decode step of Llama-3.2-1B
+// at 4096 keys at about half the memory bandwidth (F16 cache), and f32 keys loaded once per head
+// made attention ~half of a 4096-token prefill (see attn_scores below).
 
 namespace {
+
+template <int KIND>
+constexpr uint64_t kv_elem_bytes() {
+  return KIND == 0 ? 4 : 2;
+}
 
 // Scores of H heads against J = 16 / H keys per step: 16 partial sums, one transpose-add.
 template <int KIND, int H>
@@ -179,13 +186,24 @@ MLXCEL_AVX512 void scores_heads_h(const float* q, uint64_t q_stride, const uint8
     for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
     for (uint64_t c = 0; c < d; c += 16) {
       __m512 kv[J];
-      for (int j = 0; j < J; ++j) kv[j] = j < nj ? load16(k + (j0 + j) * k_row + 2 * c, KIND) : _mm512_setzero_ps();
+      for (int j = 0; j < J; ++j) {
+        kv[j] = j < nj ? load16(k + (j0 + j) * k_row + kv_elem_bytes<KIND>() * c, KIND) : _mm512_setzero_ps();
+      }
       for (int h = 0; h < H; ++h) {
         const __m512 qv = _mm512_loadu_ps(q + h * q_stride + c);
         for (int j = 0; j < J; ++j) acc[h * J + j] = _mm512_fmadd_ps(qv, kv[j], acc[h * J + j]);
       }
     }
-    _mm512_store_ps(lanes, _mm512_mul_ps(hsum16(acc), _mm512_set1_ps(scale)));
+    const __m512 sums = _mm512_mul_ps(hsum16(acc), _mm512_set1_ps(scale));
+    if (H == 4 && nj == J) {
+      // lanes 4h..4h+3 are head h's 4 keys: one 128-bit store per head
+      _mm_storeu_ps(s + j0, _mm512_extractf32x4_ps(sums, 0));
+      _mm_storeu_ps(s + s_stride + j0, _mm512_extractf32x4_ps(sums, 1));
+      _mm_storeu_ps(s + 2 * s_stride + j0, _mm512_extractf32x4_ps(sums, 2));
+      _mm_storeu_ps(s + 3 * s_stride + j0, _mm512_extractf32x4_ps(sums, 3));
+      continue;
+    }
+    _mm512_store_ps(lanes, sums);
     for (int h = 0; h < H; ++h) {
       for (int j = 0; j < nj; ++j) s[h * s_stride + j0 + j] = lanes[h * J + j];
     }
@@ -204,9 +222,9 @@ MLXCEL_AVX512 void pv_heads_h(const float* p, uint64_t p_stride, uint64_t T, con
       for (int i = 0; i < 4; ++i) acc[h][i] = i < parts ? _mm512_loadu_ps(o + h * o_stride + c + 16 * i) : _mm512_setzero_ps();
     }
     for (uint64_t j = 0; j < T; ++j) {
-      const uint8_t* vj = v + j * v_row + 2 * c;
+      const uint8_t* vj = v + j * v_row + kv_elem_bytes<KIND>() * c;
       __m512 vv[4];
-      for (int i = 0; i < 4; ++i) vv[i] = i < parts ? load16(vj + 32 * i, KIND) : _mm512_setzero_ps();
+      for (int i = 0; i < 4; ++i) vv[i] = i < parts ? load16(vj + 16 * kv_elem_bytes<KIND>() * i, KIND) : _mm512_setzero_ps();
       for (int h = 0; h < H; ++h) {
         const __m512 pj = _mm512_set1_ps(p[h * p_stride + j]);
         for (int i = 0; i < 4; ++i) acc[h][i] = _mm512_fmadd_ps(pj, vv[i], acc[h][i]);
@@ -249,6 +267,26 @@ MLXCEL_AVX512 void attn_pv_half(const float* p, uint64_t T, uint32_t G, const ui
     float* og = o + g0 * o_stride;
     if (bf16) pv_heads_h<2, H()>(pg, T, T, v, v_row, dv, og, o_stride);
     else pv_heads_h<1, H()>(pg, T, T, v, v_row, dv, og, o_stride);
+  });
+}
+
+// F32 K/V rows (a prefill's new tokens): with head dims on the 16 grid, each row is loaded once for
+// up to 4 heads, in the same kernels as the F16/BF16 cache rows.
+MLXCEL_AVX512 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k,
+                               uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
+  if (d % 16 != 0) return attn_scores_any_dim(q, q_stride, G, k, k_stride, T, d, scale, s);
+  const auto* kb = reinterpret_cast<const uint8_t*>(k);
+  by_head_groups(G, [&](auto H, uint32_t g0) {
+    scores_heads_h<0, H()>(q + g0 * q_stride, q_stride, kb, k_stride * 4, T, d, scale, s + g0 * T, T);
+  });
+}
+
+MLXCEL_AVX512 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
+                           uint64_t dv, float* o, uint64_t o_stride) {
+  if (dv % 16 != 0) return attn_pv_any_dim(p, T, G, v, v_stride, dv, o, o_stride);
+  const auto* vb = reinterpret_cast<const uint8_t*>(v);
+  by_head_groups(G, [&](auto H, uint32_t g0) {
+    pv_heads_h<0, H()>(p + g0 * T, T, T, vb, v_stride * 4, dv, o + g0 * o_stride, o_stride);
   });
 }
 
