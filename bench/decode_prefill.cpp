@@ -5,6 +5,8 @@
 //
 //   bench_decode_prefill [--threads N] [--prompt N] [--decode N] [--formats bf16,q8,q4]
 //                        [--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N]
+//                        [--prefill-chunk N]   (tokens per prefill pass; default the whole prompt,
+//                                               generate/serve use 512)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -48,13 +50,14 @@ struct Args {
   std::string dir;
   uint64_t bw_mib = 1024;
   uint64_t rounds = 4;  // decode rounds, each between two bandwidth measurements
+  uint64_t prefill_chunk = 0;  // 0: the whole prompt in one pass
 };
 
 Args parse(int argc, char** argv) {
   Args a;
   bench::ArgReader r(argc, argv,
                      "usage: bench_decode_prefill [--threads N] [--prompt N] [--decode N] [--formats bf16,q8,q4] "
-                     "[--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N]");
+                     "[--config PATH] [--layers N] [--dir DIR] [--bw-mib MiB] [--rounds N] [--prefill-chunk N]");
   while (r.next()) {
     const std::string& k = r.flag();
     if (k == "--threads") a.threads = static_cast<uint32_t>(r.count(1, 4096));
@@ -65,6 +68,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--dir") a.dir = r.value();
     else if (k == "--bw-mib") a.bw_mib = r.count(2, 1u << 20);
     else if (k == "--rounds") a.rounds = r.count(1, 1024);
+    else if (k == "--prefill-chunk") a.prefill_chunk = r.count(1, 1u << 20);
     else if (k == "--formats") a.formats = r.list();
     else r.fail();
   }
@@ -94,8 +98,10 @@ int main(int argc, char** argv) {
   const std::string base = args.dir.empty() ? (fs::temp_directory_path() / "mlxcel-bench-decode-prefill").string() : args.dir;
   fs::create_directories(base);
 
-  std::printf("# decode/prefill bench: %s, %u threads, prompt %llu, decode %llu, ISA %s\n", args.config.c_str(),
-              args.threads, static_cast<unsigned long long>(args.prompt), static_cast<unsigned long long>(args.decode),
+  const uint64_t chunk = args.prefill_chunk ? std::min(args.prefill_chunk, args.prompt) : args.prompt;
+  std::printf("# decode/prefill bench: %s, %u threads, prompt %llu (prefill chunks of %llu), decode %llu, ISA %s\n",
+              args.config.c_str(), args.threads, static_cast<unsigned long long>(args.prompt),
+              static_cast<unsigned long long>(chunk), static_cast<unsigned long long>(args.decode),
               std::string(kernels::isa_name(kernels::active_isa())).c_str());
   bench::BandwidthProbe probe(args.bw_mib << 20);
   const double bw_first = probe.measure(args.threads, 5);
@@ -125,7 +131,7 @@ int main(int argc, char** argv) {
     runtime::LoadOptions lo;
     lo.progress = false;
     lo.run.context = args.prompt + args.decode + 16;
-    lo.run.prefill_chunk = args.prompt;
+    lo.run.prefill_chunk = chunk;
     lo.run.threads = args.threads;
     lo.run.cache_type_k = KvCacheType::F16;
     lo.run.cache_type_v = KvCacheType::F16;
