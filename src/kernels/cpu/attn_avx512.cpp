@@ -169,11 +169,6 @@ static MLXCEL_AVX512 void attn_pv_any_dim(const float* p, uint64_t T, uint32_t G
 
 namespace {
 
-template <int KIND>
-constexpr uint64_t kv_elem_bytes() {
-  return KIND == 0 ? 4 : 2;
-}
-
 // Scores of H heads against J = 16 / H keys per step: 16 partial sums, one transpose-add.
 template <int KIND, int H>
 MLXCEL_AVX512 void scores_heads_h(const float* q, uint64_t q_stride, const uint8_t* k, uint64_t k_row,
@@ -234,18 +229,6 @@ MLXCEL_AVX512 void pv_heads_h(const float* p, uint64_t p_stride, uint64_t T, con
       for (int i = 0; i < parts; ++i) _mm512_storeu_ps(o + h * o_stride + c + 16 * i, acc[h][i]);
     }
   }
-}
-
-// Runs fn(std::integral_constant<int, H>{}, g0) over G heads in groups of 4, then 2, then 1.
-template <class F>
-MLXCEL_AVX512_INLINE void by_head_groups(uint32_t G, F&& fn) {
-  uint32_t g = 0;
-  for (; g + 4 <= G; g += 4) fn(std::integral_constant<int, 4>{}, g);
-  if (g + 2 <= G) {
-    fn(std::integral_constant<int, 2>{}, g);
-    g += 2;
-  }
-  if (g < G) fn(std::integral_constant<int, 1>{}, g);
 }
 
 }  // namespace

@@ -57,6 +57,25 @@ inline void by_row_blocks(uint64_t r0, uint64_t r1, uint64_t n, F&& fn) {
   }
 }
 
+// Runs fn(std::integral_constant<int, H>{}, g0) over G query heads in groups of 4, then 2, then 1
+// (the attention tile kernels load each K/V row once per group).
+template <class F>
+inline void by_head_groups(uint32_t G, F&& fn) {
+  uint32_t g = 0;
+  for (; g + 4 <= G; g += 4) fn(std::integral_constant<int, 4>{}, g);
+  if (g + 2 <= G) {
+    fn(std::integral_constant<int, 2>{}, g);
+    g += 2;
+  }
+  if (g < G) fn(std::integral_constant<int, 1>{}, g);
+}
+
+// Bytes per element of K/V rows of kind 0 (F32), 1 (F16) or 2 (BF16).
+template <int KIND>
+constexpr uint64_t kv_elem_bytes() {
+  return KIND == 0 ? 4 : 2;
+}
+
 // Quantizes one group of x to int8 with d = max|x|/127; returns Σx in *sx and Σq in *sq.
 inline void quantize_group_scalar(const float* x, uint32_t len, int8_t* q, float* d, float* sx,
                                   int32_t* sq) {

@@ -80,7 +80,7 @@ struct KernelTable {
   float (*exp_sum)(float* x, uint64_t n, float mx);
   // attn_scores / attn_pv reading the K / V rows straight from an F16 or BF16 cache (row_bytes
   // apart; d and dv multiples of 16), each row widened once for several query heads. nullptr on
-  // levels without them (attention then widens tiles with kv_dequant).
+  // levels without them (scalar: attention then widens tiles with kv_dequant).
   void (*attn_scores_half)(const float* q, uint64_t q_stride, uint32_t G, const uint8_t* k,
                            uint64_t k_row_bytes, uint64_t T, uint64_t d, float scale, float* s,
                            bool bf16);

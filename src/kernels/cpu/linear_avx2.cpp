@@ -1,70 +1,17 @@
 // AVX2 + FMA + F16C kernel variants: matvec rows for every weight format (int8 dot products with
-// vpmaddubsw + vpmaddwd), activation quantization, element-wise ops and attention tiles.
+// vpmaddubsw + vpmaddwd), activation quantization, element-wise ops and KV row widening (the
+// attention tiles are in attn_avx2.cpp).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "kernels/cpu/common.h"
-
-#define MLXCEL_AVX2 __attribute__((target("avx2,fma,f16c,bmi2")))
-#define MLXCEL_AVX2_INLINE MLXCEL_AVX2 inline __attribute__((always_inline))
+#include "kernels/cpu/simd_avx2.h"
 
 namespace mlxcel::kernels {
 namespace avx2 {
 namespace {
-
-MLXCEL_AVX2_INLINE float hsum(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-}
-
-MLXCEL_AVX2_INLINE float hmax(__m256 v) {
-  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
-}
-
-MLXCEL_AVX2_INLINE int32_t hsum_i32(__m256i v) {
-  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  const __m128i t = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  return _mm_cvtsi128_si32(_mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1)));
-}
-
-// 8 weights of a F32/F16/BF16 row as floats.
-MLXCEL_AVX2_INLINE __m256 load8(const void* p, int kind) {
-  if (kind == 0) return _mm256_loadu_ps(static_cast<const float*>(p));
-  const __m128i h = _mm_loadu_si128(static_cast<const __m128i*>(p));
-  if (kind == 1) return _mm256_cvtph_ps(h);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-// e^x for 8 lanes (same scheme as the AVX-512 version).
-MLXCEL_AVX2_INLINE __m256 exp8(__m256 x) {
-  const __m256 hi = _mm256_set1_ps(88.3f), lo = _mm256_set1_ps(-87.3f);
-  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  // 2^n by exponent arithmetic, split in two halves so n = 128 does not overflow
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i h1 = _mm256_srai_epi32(ni, 1), h2 = _mm256_sub_epi32(ni, h1);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h1, _mm256_set1_epi32(127)), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h2, _mm256_set1_epi32(127)), 23));
-  const __m256 e = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-  return _mm256_andnot_ps(under, e);
-}
 
 // ---- activation quantization (same layout as the AVX-512 matvec) ----
 
@@ -453,21 +400,17 @@ MLXCEL_AVX2 void kv_dequant(KvCacheType t, const uint8_t* rows, uint64_t row_byt
   }
 }
 
-MLXCEL_AVX2 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k,
-                             uint64_t k_stride, uint64_t T, uint64_t d, float scale, float* s) {
-  for (uint32_t g = 0; g < G; ++g) {
-    for (uint64_t j = 0; j < T; ++j) s[g * T + j] = dot(q + g * q_stride, k + j * k_stride, d) * scale;
-  }
-}
-
-MLXCEL_AVX2 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride,
-                         uint64_t dv, float* o, uint64_t o_stride) {
-  for (uint32_t g = 0; g < G; ++g) {
-    for (uint64_t j = 0; j < T; ++j) axpy(p[g * T + j], v + j * v_stride, o + g * o_stride, dv);
-  }
-}
-
 }  // namespace
+
+// From attn_avx2.cpp.
+void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k, uint64_t k_stride,
+                 uint64_t T, uint64_t d, float scale, float* s);
+void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride, uint64_t dv,
+             float* o, uint64_t o_stride);
+void attn_scores_half(const float* q, uint64_t q_stride, uint32_t G, const uint8_t* k, uint64_t k_row,
+                      uint64_t T, uint64_t d, float scale, float* s, bool bf16);
+void attn_pv_half(const float* p, uint64_t T, uint32_t G, const uint8_t* v, uint64_t v_row, uint64_t dv,
+                  float* o, uint64_t o_stride, bool bf16);
 }  // namespace avx2
 
 const KernelTable& avx2_table() {
@@ -476,7 +419,7 @@ const KernelTable& avx2_table() {
       nullptr,           nullptr,            dense_gemm_blas, nullptr, nullptr,    avx2::silu_mul,
       avx2::gelu_tanh_mul, avx2::softmax_row, avx2::dot,        avx2::axpy,
       avx2::widen_row,   avx2::kv_dequant,   avx2::attn_scores, avx2::attn_pv,
-      avx2::exp_sum,     nullptr,            nullptr,
+      avx2::exp_sum,     avx2::attn_scores_half, avx2::attn_pv_half,
   };
   return t;
 }

@@ -1,0 +1,150 @@
+// AVX2 attention tiles: q·k scores and p·V accumulation with each K/V row loaded (and widened
+// from F16/BF16) once for up to 4 query heads, the AVX2 counterpart of attn_avx512.cpp. Before,
+// AVX2 took one dot product (and one horizontal sum) per head and key, and one read-modify-write
+// of the output row per head and key: the last 512-token chunk of a 4096-token prompt spent
+// 352 ms per Llama-3.2-1B layer in attention, 5x the AVX-512 time.
+#include <algorithm>
+#include <type_traits>
+
+#include "kernels/cpu/simd_avx2.h"
+
+namespace mlxcel::kernels::avx2 {
+namespace {
+
+// Lane i of the result = sum of the lanes of a[i].
+MLXCEL_AVX2_INLINE __m256 hsum8(const __m256 a[8]) {
+  const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+  const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  // u0 holds a0..a3 per 128-bit half, u1 a4..a7: add the halves
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// Scores of H heads against J = 8 / H keys per step: 8 partial sums, one transpose-add. d is a
+// multiple of 8.
+template <int KIND, int H>
+MLXCEL_AVX2 void scores_heads_h(const float* q, uint64_t q_stride, const uint8_t* k, uint64_t k_row, uint64_t T,
+                                uint64_t d, float scale, float* s, uint64_t s_stride) {
+  constexpr int J = 8 / H;
+  alignas(32) float lanes[8];
+  for (uint64_t j0 = 0; j0 < T; j0 += J) {
+    const int nj = static_cast<int>(std::min<uint64_t>(J, T - j0));
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+    for (uint64_t c = 0; c < d; c += 8) {
+      __m256 kv[J];
+      for (int j = 0; j < J; ++j) {
+        kv[j] = j < nj ? load8(k + (j0 + j) * k_row + kv_elem_bytes<KIND>() * c, KIND) : _mm256_setzero_ps();
+      }
+      for (int h = 0; h < H; ++h) {
+        const __m256 qv = _mm256_loadu_ps(q + h * q_stride + c);
+        for (int j = 0; j < J; ++j) acc[h * J + j] = _mm256_fmadd_ps(qv, kv[j], acc[h * J + j]);
+      }
+    }
+    _mm256_store_ps(lanes, _mm256_mul_ps(hsum8(acc), _mm256_set1_ps(scale)));
+    for (int h = 0; h < H; ++h) {
+      for (int j = 0; j < nj; ++j) s[h * s_stride + j0 + j] = lanes[h * J + j];
+    }
+  }
+}
+
+// o_h += Σ_j p[h][j] · v_j for H heads, P ymm (8 columns each) per head at a time (16 registers:
+// H × P accumulators + P value vectors + the broadcast). dv is a multiple of 8.
+template <int KIND, int H>
+MLXCEL_AVX2 void pv_heads_h(const float* p, uint64_t p_stride, uint64_t T, const uint8_t* v, uint64_t v_row,
+                            uint64_t dv, float* o, uint64_t o_stride) {
+  constexpr int P = H == 4 ? 2 : 4;
+  for (uint64_t c = 0; c < dv; c += 8 * P) {
+    const int parts = static_cast<int>(std::min<uint64_t>(P, (dv - c) / 8));
+    __m256 acc[H][P];
+    for (int h = 0; h < H; ++h) {
+      for (int i = 0; i < P; ++i) acc[h][i] = i < parts ? _mm256_loadu_ps(o + h * o_stride + c + 8 * i) : _mm256_setzero_ps();
+    }
+    for (uint64_t j = 0; j < T; ++j) {
+      const uint8_t* vj = v + j * v_row + kv_elem_bytes<KIND>() * c;
+      __m256 vv[P];
+      for (int i = 0; i < P; ++i) vv[i] = i < parts ? load8(vj + 8 * kv_elem_bytes<KIND>() * i, KIND) : _mm256_setzero_ps();
+      for (int h = 0; h < H; ++h) {
+        const __m256 pj = _mm256_set1_ps(p[h * p_stride + j]);
+        for (int i = 0; i < P; ++i) acc[h][i] = _mm256_fmadd_ps(pj, vv[i], acc[h][i]);
+      }
+    }
+    for (int h = 0; h < H; ++h) {
+      for (int i = 0; i < parts; ++i) _mm256_storeu_ps(o + h * o_stride + c + 8 * i, acc[h][i]);
+    }
+  }
+}
+
+// Head dims off the 8 grid: one dot product per head and key.
+MLXCEL_AVX2 void scores_any_dim(const float* q, uint64_t q_stride, uint32_t G, const float* k, uint64_t k_stride,
+                                uint64_t T, uint64_t d, float scale, float* s) {
+  for (uint32_t g = 0; g < G; ++g) {
+    for (uint64_t j = 0; j < T; ++j) {
+      const float* qg = q + g * q_stride;
+      const float* kj = k + j * k_stride;
+      __m256 acc = _mm256_setzero_ps();
+      uint64_t i = 0;
+      for (; i + 8 <= d; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_loadu_ps(kj + i), acc);
+      float dot = hsum(acc);
+      for (; i < d; ++i) dot += qg[i] * kj[i];
+      s[g * T + j] = dot * scale;
+    }
+  }
+}
+
+MLXCEL_AVX2 void pv_any_dim(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride, uint64_t dv,
+                            float* o, uint64_t o_stride) {
+  for (uint32_t g = 0; g < G; ++g) {
+    float* og = o + g * o_stride;
+    for (uint64_t j = 0; j < T; ++j) {
+      const float pj = p[g * T + j];
+      const float* vj = v + j * v_stride;
+      const __m256 a = _mm256_set1_ps(pj);
+      uint64_t i = 0;
+      for (; i + 8 <= dv; i += 8) _mm256_storeu_ps(og + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(vj + i), _mm256_loadu_ps(og + i)));
+      for (; i < dv; ++i) og[i] += pj * vj[i];
+    }
+  }
+}
+
+}  // namespace
+
+MLXCEL_AVX2 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k, uint64_t k_stride,
+                             uint64_t T, uint64_t d, float scale, float* s) {
+  if (d % 8 != 0) return scores_any_dim(q, q_stride, G, k, k_stride, T, d, scale, s);
+  const auto* kb = reinterpret_cast<const uint8_t*>(k);
+  by_head_groups(G, [&](auto H, uint32_t g0) {
+    scores_heads_h<0, H()>(q + g0 * q_stride, q_stride, kb, k_stride * 4, T, d, scale, s + g0 * T, T);
+  });
+}
+
+MLXCEL_AVX2 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* v, uint64_t v_stride, uint64_t dv,
+                         float* o, uint64_t o_stride) {
+  if (dv % 8 != 0) return pv_any_dim(p, T, G, v, v_stride, dv, o, o_stride);
+  const auto* vb = reinterpret_cast<const uint8_t*>(v);
+  by_head_groups(G, [&](auto H, uint32_t g0) {
+    pv_heads_h<0, H()>(p + g0 * T, T, T, vb, v_stride * 4, dv, o + g0 * o_stride, o_stride);
+  });
+}
+
+MLXCEL_AVX2 void attn_scores_half(const float* q, uint64_t q_stride, uint32_t G, const uint8_t* k, uint64_t k_row,
+                                  uint64_t T, uint64_t d, float scale, float* s, bool bf16) {
+  by_head_groups(G, [&](auto H, uint32_t g0) {
+    const float* qg = q + g0 * q_stride;
+    float* sg = s + g0 * T;
+    if (bf16) scores_heads_h<2, H()>(qg, q_stride, k, k_row, T, d, scale, sg, T);
+    else scores_heads_h<1, H()>(qg, q_stride, k, k_row, T, d, scale, sg, T);
+  });
+}
+
+MLXCEL_AVX2 void attn_pv_half(const float* p, uint64_t T, uint32_t G, const uint8_t* v, uint64_t v_row, uint64_t dv,
+                              float* o, uint64_t o_stride, bool bf16) {
+  by_head_groups(G, [&](auto H, uint32_t g0) {
+    const float* pg = p + g0 * T;
+    float* og = o + g0 * o_stride;
+    if (bf16) pv_heads_h<2, H()>(pg, T, T, v, v_row, dv, og, o_stride);
+    else pv_heads_h<1, H()>(pg, T, T, v, v_row, dv, og, o_stride);
+  });
+}
+
+}  // namespace mlxcel::kernels::avx2
