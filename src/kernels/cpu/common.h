@@ -57,6 +57,17 @@ inline void by_row_blocks(uint64_t r0, uint64_t r1, uint64_t n, F&& fn) {
   }
 }
 
+// e^x in the SIMD kernels (exp16, exp8): x clamped to [kLo, kHi] (below kLo gives 0), n =
+// round(x·log2 e), r = x − n·ln 2 in two parts (Cody-Waite), e^r by a degree-6 polynomial in
+// Horner form from kPoly[0] down to r²·(...) + r + 1, then scaled by 2^n; ~2 ulp.
+namespace exp_approx {
+inline constexpr float kHi = 88.7f, kLo = -87.3f;
+inline constexpr float kLog2e = 1.44269504088896341f;
+inline constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+inline constexpr float kPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                   4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+}  // namespace exp_approx
+
 // Runs fn(std::integral_constant<int, H>{}, g0) over G query heads in groups of 4, then 2, then 1
 // (the attention tile kernels load each K/V row once per group).
 template <class F>

@@ -33,22 +33,17 @@ MLXCEL_AVX512_INLINE __m512 load16_tail(const void* p, int kind, uint32_t n) {
 
 MLXCEL_AVX512_INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-// e^x for 16 lanes: Cody-Waite range reduction and a degree-6 polynomial, ~2 ulp; x below
-// -87.3 gives 0, above 88.7 gives inf.
+// e^x for 16 lanes (exp_approx in common.h; 2^n by scalef, which cannot overflow at n = 128).
 MLXCEL_AVX512_INLINE __m512 exp16(__m512 x) {
-  const __m512 hi = _mm512_set1_ps(88.7f), lo = _mm512_set1_ps(-87.3f);
+  const __m512 hi = _mm512_set1_ps(exp_approx::kHi), lo = _mm512_set1_ps(exp_approx::kLo);
   const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
   x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(exp_approx::kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(exp_approx::kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(exp_approx::kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(exp_approx::kPoly[0]);
+  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(exp_approx::kPoly[i]));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   // scalef handles 2^n without integer overflow at n = 128
   const __m512 e = _mm512_scalef_ps(p, n);
