@@ -1,7 +1,9 @@
 // Model::load: plan, then allocate and read exactly what the plan lists.
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,6 +19,30 @@ namespace mlxcel::runtime {
 namespace {
 
 constexpr const char* kComponent = "runtime";
+
+// Reads n bytes at offset into dst; tensors of two slices or more are read by the kernel pool's
+// threads in kLoadSlice pieces. Most of a read's time is the kernel clearing each fresh page of
+// the destination as the copy first touches it, and that work splits across cores.
+constexpr uint64_t kLoadSlice = 8ull << 20;
+void read_tensor(const PreadFile& file, uint64_t offset, void* dst, uint64_t n) {
+  if (n < 2 * kLoadSlice || kernels::num_threads() <= 1) {
+    file.read(offset, dst, n);
+    return;
+  }
+  std::mutex mu;
+  std::exception_ptr error;
+  const uint64_t slices = (n + kLoadSlice - 1) / kLoadSlice;
+  kernels::parallel_for(slices, 1, [&](uint64_t b, uint64_t e, uint32_t) {
+    try {
+      const uint64_t lo = b * kLoadSlice, hi = std::min(n, e * kLoadSlice);
+      file.read(offset + lo, static_cast<char*>(dst) + lo, hi - lo);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::current_exception();
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
 
 double num(const nlohmann::json& j, const char* key, double fallback) {
   auto it = j.find(key);
@@ -140,7 +166,7 @@ void Model::load_weights(const LoadOptions& options) {
       throw FormatError(kComponent, fmt::format("tensor has no data file ({}, {})", spec_.root, t.name));
     }
     Buffer b = allocate(t.bytes, t.name);
-    files[static_cast<size_t>(t.file)].read(t.offset, b.data(), t.bytes);
+    read_tensor(files[static_cast<size_t>(t.file)], t.offset, b.data(), t.bytes);
     if (options.on_tensor_read) options.on_tensor_read(t);
     bytes_loaded_ += t.bytes;
     bar.advance(t.bytes);
