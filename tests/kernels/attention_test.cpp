@@ -226,6 +226,37 @@ TEST(Attention, NewF32KeysForEveryHeadGrouping) {
   }
 }
 
+TEST(Attention, QueryBlocksWithRemaindersWindowsAndSinks) {
+  // A prefill's queries go in blocks of 16 rows (16 / G queries) through the keys all of them
+  // see; each query's own rest (the causal diagonal, a sliding window's front) and the queries
+  // left over after the last whole block take the per-query path.
+  for (Isa isa : available_isas()) {
+    IsaScope scope(isa, 2);
+    std::mt19937 rng(28);
+    for (uint32_t G : {1u, 2u, 4u, 8u}) {
+      AttnSetup s;
+      s.n_kv = 2;
+      s.n_heads = 2 * G;
+      const uint64_t n_q = 2 * (16 / G) + 3;
+      const std::string label = isa_label(isa, 2) + " G=" + std::to_string(G);
+      for (KvCacheType t : {KvCacheType::F16, KvCacheType::BF16, KvCacheType::F32}) {
+        const std::string tl = label + " type " + std::to_string(int(t));
+        run_case(s, t, t, 200, 0, n_q, false, rng, tl + " prompt", 256);
+        run_case(s, t, t, 200, 50, n_q, false, rng, tl + " chunk", 256);
+        run_case(s, t, t, 200, 50, n_q, true, rng, tl + " chunk stored first", 256);
+      }
+      AttnSetup w = s;
+      w.window = 7;  // a ring of 7 rows that has wrapped; windows shorter than the block
+      run_case(w, KvCacheType::F16, KvCacheType::F16, 7, 20, n_q, false, rng, label + " window 7", 256);
+      w.window = 40;
+      run_case(w, KvCacheType::F16, KvCacheType::BF16, 40, 100, n_q, false, rng, label + " window 40", 256);
+      AttnSetup k = s;
+      for (uint32_t h = 0; h < k.n_heads; ++h) k.sinks.push_back(0.25f * static_cast<float>(h) - 1.0f);
+      run_case(k, KvCacheType::F16, KvCacheType::F16, 200, 30, n_q, false, rng, label + " sinks", 256);
+    }
+  }
+}
+
 TEST(Attention, MixedKAndVTypesAndDifferentHeadDims) {
   std::mt19937 rng(23);
   AttnSetup s;

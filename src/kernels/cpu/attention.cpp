@@ -18,6 +18,7 @@ namespace {
 constexpr uint64_t kTile = 32;          // keys per tile widened into a stack buffer
 constexpr uint64_t kDirectTile = 128;   // keys per tile read in place (new f32 keys, F16/BF16 cache)
 constexpr uint64_t kMaxHeadDim = 512;   // dequantized K/V tiles live on the worker's stack
+constexpr uint64_t kBlockRows = 16;     // query rows (queries x heads) per block tile
 
 [[noreturn]] void bad_args(const std::string& what) {
   throw UsageError("kernels", "attention: " + what);
@@ -134,12 +135,6 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
     bad_args("scores scratch row shorter than the query heads per kv head (scores_stride, " +
              std::to_string(in.scores_stride) + ")");
   }
-  const uint64_t units = in.n_q * p.n_kv_heads;
-  const uint64_t threads_used = std::min<uint64_t>(num_threads(), units);
-  if (in.scores_rows < threads_used) {
-    bad_args("scores scratch has too few rows (scores_rows, " + std::to_string(in.scores_rows) +
-             ", threads " + std::to_string(threads_used) + ")");
-  }
   const KernelTable& kt = kernel_table();
   const uint64_t dk = p.head_dim_k, dv = p.head_dim_v;
   // F16/BF16 cache rows read in place where the ISA level has the kernels; tiles of those (and of
@@ -151,52 +146,62 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
   const bool half_k = half_direct(in.k_cache, dk, kt.attn_scores_half != nullptr);
   const bool half_v = half_direct(in.v_cache, dv, kt.attn_pv_half != nullptr);
   const uint64_t T_direct = std::min<uint64_t>(kDirectTile, in.scores_stride / G);
+  // Blocks of 16 query rows (16 / G queries) share each K/V tile (prefill; kt.attn_block_tile):
+  // for the keys all of a block's queries see; each query's own remainder (the causal diagonal,
+  // a sliding window's front) goes through the per-query path.
+  auto row_kind = [&](const KvCacheView* c) {
+    return !has_cache ? 0 : c->type == KvCacheType::F32 ? 0 : c->type == KvCacheType::F16 ? 1 : c->type == KvCacheType::BF16 ? 2 : -1;
+  };
+  const int k_kind = row_kind(in.k_cache), v_kind = row_kind(in.v_cache);
+  const uint64_t T_block = std::min<uint64_t>(kDirectTile, in.scores_stride / kBlockRows);
+  const bool blocked = kt.attn_block_tile != nullptr && p.softcap == 0 && G <= kBlockRows && kBlockRows % G == 0 &&
+                       dk % 16 == 0 && dv % 16 == 0 && k_kind >= 0 && v_kind >= 0 && T_block > 0;
+  const uint64_t qb = kBlockRows / G;  // queries per block
+  const uint64_t n_blocks = blocked && in.n_q >= 2 * qb ? in.n_q / qb : 0;
+  const uint64_t n_single = in.n_q - n_blocks * qb;  // the last queries, one per work item
+  const uint64_t units = (n_single + n_blocks) * p.n_kv_heads;
+  const uint64_t threads_used = std::min<uint64_t>(num_threads(), units);
+  if (in.scores_rows < threads_used) {
+    bad_args("scores scratch has too few rows (scores_rows, " + std::to_string(in.scores_rows) +
+             ", threads " + std::to_string(threads_used) + ")");
+  }
 
   parallel_for(units, 1, [&](uint64_t b, uint64_t e, uint32_t t) {
     float* sc = in.scores + t * in.scores_stride;
     alignas(64) float ktile[kTile * kMaxHeadDim];
     alignas(64) float vtile[kTile * kMaxHeadDim];
+    alignas(64) float qt[kMaxHeadDim * kBlockRows];
     HeadState st;
-    for (uint64_t u = b; u < e; ++u) {
-      // Last query first: under the causal mask the later queries see the most keys, and the
-      // pool hands out chunks in order, so the heaviest go first and the lightest fill the gaps
-      // at the end (in order, a 4096-token prefill left one core idle for ~6% of the time).
-      const uint64_t qi = in.n_q - 1 - u / p.n_kv_heads;
-      const uint32_t kvh = static_cast<uint32_t>(u % p.n_kv_heads);
-      const float* q = in.q + qi * qs + uint64_t{kvh} * G * dk;
-      float* out = in.out + qi * os + uint64_t{kvh} * G * dv;
+    const float* q = nullptr;
+    float* out = nullptr;
+    float *m = nullptr, *l = nullptr;  // the current query's rows of st
+    // The online softmax over the n scores of a tile in sc: rescales out and the state.
+    auto update = [&](uint64_t n) {
       for (uint32_t g = 0; g < G; ++g) {
-        st.m[g] = -INFINITY;
-        st.l[g] = 0;
-        std::memset(out + g * dv, 0, dv * sizeof(float));
-      }
-      // The online softmax over the n scores of a tile in sc: rescales out and the state.
-      auto update = [&](uint64_t n) {
-        for (uint32_t g = 0; g < G; ++g) {
-          float* s = sc + g * n;
-          if (p.softcap > 0) {
-            const float inv = 1.0f / p.softcap;
-            for (uint64_t j = 0; j < n; ++j) s[j] = p.softcap * std::tanh(s[j] * inv);
-          }
-          const float mx = max_of(s, n, st.m[g]);
-          const float corr = std::exp(st.m[g] - mx);  // 0 on the first tile (m = -inf)
-          const float sum = kt.exp_sum(s, n, mx);
-          st.l[g] = st.l[g] * corr + sum;
-          st.m[g] = mx;
-          if (corr != 1.0f) {
-            float* o = out + g * dv;
-            for (uint64_t i = 0; i < dv; ++i) o[i] *= corr;
-          }
+        float* s = sc + g * n;
+        if (p.softcap > 0) {
+          const float inv = 1.0f / p.softcap;
+          for (uint64_t j = 0; j < n; ++j) s[j] = p.softcap * std::tanh(s[j] * inv);
         }
-      };
-      // One tile of n keys: k rows (k_stride floats apart) and v rows, already f32.
-      auto tile = [&](const float* kr, uint64_t k_stride, const float* vr, uint64_t v_stride,
-                      uint64_t n) {
-        kt.attn_scores(q, dk, G, kr, k_stride, n, dk, p.scale, sc);
-        update(n);
-        kt.attn_pv(sc, n, G, vr, v_stride, dv, out, dv);
-      };
-      const KeyRanges r = visible_keys(p, in, capacity, qi);
+        const float mx = max_of(s, n, m[g]);
+        const float corr = std::exp(m[g] - mx);  // 0 on the first tile (m = -inf)
+        const float sum = kt.exp_sum(s, n, mx);
+        l[g] = l[g] * corr + sum;
+        m[g] = mx;
+        if (corr != 1.0f) {
+          float* o = out + g * dv;
+          for (uint64_t i = 0; i < dv; ++i) o[i] *= corr;
+        }
+      }
+    };
+    // One tile of n keys: k rows (k_stride floats apart) and v rows, already f32.
+    auto tile = [&](const float* kr, uint64_t k_stride, const float* vr, uint64_t v_stride, uint64_t n) {
+      kt.attn_scores(q, dk, G, kr, k_stride, n, dk, p.scale, sc);
+      update(n);
+      kt.attn_pv(sc, n, G, vr, v_stride, dv, out, dv);
+    };
+    // Keys r of query qi (set by select) for its G heads.
+    auto query_keys = [&](uint32_t kvh, const KeyRanges& r) {
       Segment seg[2];
       const int nseg = has_cache ? ring_segments(r.cache_lo, r.cache_hi, capacity, seg) : 0;
       for (int si = 0; si < nseg; ++si) {
@@ -230,22 +235,107 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
         const uint64_t n = std::min(T_direct, r.new_hi - j0);
         tile(in.k_new + j0 * ks + uint64_t{kvh} * dk, ks, in.v_new + j0 * vs + uint64_t{kvh} * dv, vs, n);
       }
+    };
+    // Points q, out, m, l at query qi (state rows i*G.. of st) and kv head kvh.
+    auto select = [&](uint64_t qi, uint32_t kvh, uint64_t i) {
+      q = in.q + qi * qs + uint64_t{kvh} * G * dk;
+      out = in.out + qi * os + uint64_t{kvh} * G * dv;
+      m = st.m + i * G;
+      l = st.l + i * G;
+    };
+    auto start = [&](uint64_t qi, uint32_t kvh, uint64_t i) {
+      select(qi, kvh, i);
       for (uint32_t g = 0; g < G; ++g) {
-        float l = st.l[g];
+        m[g] = -INFINITY;
+        l[g] = 0;
+        std::memset(out + g * dv, 0, dv * sizeof(float));
+      }
+    };
+    auto finish = [&](uint64_t qi, uint32_t kvh, uint64_t i) {
+      select(qi, kvh, i);
+      for (uint32_t g = 0; g < G; ++g) {
+        float lg = l[g];
+        float* o = out + g * dv;
         if (p.sinks != nullptr) {
           // The sink joins the softmax denominator but carries no value.
           const float sink = p.sinks[kvh * G + g];
-          const float mx = std::max(st.m[g], sink);
-          l = l * std::exp(st.m[g] - mx) + std::exp(sink - mx);
-          const float c = std::exp(st.m[g] - mx);
-          float* o = out + g * dv;
-          for (uint64_t i = 0; i < dv; ++i) o[i] *= c;
+          const float mx = std::max(m[g], sink);
+          const float c = std::exp(m[g] - mx);
+          lg = lg * c + std::exp(sink - mx);
+          for (uint64_t x = 0; x < dv; ++x) o[x] *= c;
         }
-        if (l > 0) {
-          const float inv = 1.0f / l;
-          float* o = out + g * dv;
-          for (uint64_t i = 0; i < dv; ++i) o[i] *= inv;
+        if (lg > 0) {
+          const float inv = 1.0f / lg;
+          for (uint64_t x = 0; x < dv; ++x) o[x] *= inv;
         }
+      }
+    };
+    // The keys all queries q0..q0+qb-1 see, in 16-row tiles.
+    auto block_keys = [&](uint64_t q0, uint32_t kvh, const KeyRanges& c) {
+      for (uint64_t i = 0; i < qb; ++i) {
+        for (uint32_t g = 0; g < G; ++g) {
+          const float* qr = in.q + (q0 + i) * qs + (uint64_t{kvh} * G + g) * dk;
+          const uint64_t r = i * G + g;
+          for (uint64_t x = 0; x < dk; ++x) qt[x * kBlockRows + r] = qr[x] * p.scale;
+        }
+      }
+      float* o = in.out + q0 * os + uint64_t{kvh} * G * dv;
+      Segment seg[2];
+      const int nseg = has_cache ? ring_segments(c.cache_lo, c.cache_hi, capacity, seg) : 0;
+      for (int si = 0; si < nseg; ++si) {
+        const auto* kbase = static_cast<const uint8_t*>(in.k_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * k_row;
+        const auto* vbase = static_cast<const uint8_t*>(in.v_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * v_row;
+        for (uint64_t j0 = 0; j0 < seg[si].count; j0 += T_block) {
+          const uint64_t n = std::min(T_block, seg[si].count - j0);
+          kt.attn_block_tile(qt, kbase + j0 * k_row, k_row, k_kind, vbase + j0 * v_row, v_row, v_kind, n, dk, dv,
+                             st.m, st.l, o, os, G, sc);
+        }
+      }
+      for (uint64_t j0 = c.new_lo; j0 < c.new_hi; j0 += T_block) {
+        const uint64_t n = std::min(T_block, c.new_hi - j0);
+        const auto* kr = reinterpret_cast<const uint8_t*>(in.k_new + j0 * ks + uint64_t{kvh} * dk);
+        const auto* vr = reinterpret_cast<const uint8_t*>(in.v_new + j0 * vs + uint64_t{kvh} * dv);
+        kt.attn_block_tile(qt, kr, ks * 4, 0, vr, vs * 4, 0, n, dk, dv, st.m, st.l, o, os, G, sc);
+      }
+    };
+
+    for (uint64_t u = b; u < e; ++u) {
+      // Last queries first: under the causal mask the later queries see the most keys, and the
+      // pool hands out chunks in order, so the heaviest go first and the lightest fill the gaps
+      // at the end (in order, a 4096-token prefill left one core idle for ~6% of the time).
+      const uint32_t kvh = static_cast<uint32_t>(u % p.n_kv_heads);
+      const uint64_t item = u / p.n_kv_heads;
+      if (item < n_single) {
+        const uint64_t qi = in.n_q - 1 - item;
+        start(qi, kvh, 0);
+        query_keys(kvh, visible_keys(p, in, capacity, qi));
+        finish(qi, kvh, 0);
+        continue;
+      }
+      const uint64_t q0 = (n_blocks - 1 - (item - n_single)) * qb;
+      // Common keys: the intersection of the block's ranges (the cache part and the new part).
+      KeyRanges c = visible_keys(p, in, capacity, q0);
+      for (uint64_t i = 1; i < qb; ++i) {
+        const KeyRanges r = visible_keys(p, in, capacity, q0 + i);
+        c.cache_lo = std::max(c.cache_lo, r.cache_lo);
+        c.cache_hi = std::min(c.cache_hi, r.cache_hi);
+        c.new_lo = std::max(c.new_lo, r.new_lo);
+        c.new_hi = std::min(c.new_hi, r.new_hi);
+      }
+      if (c.cache_hi < c.cache_lo) c.cache_hi = c.cache_lo;
+      if (c.new_hi < c.new_lo) c.new_hi = c.new_lo;
+      for (uint64_t i = 0; i < qb; ++i) start(q0 + i, kvh, i);
+      block_keys(q0, kvh, c);
+      for (uint64_t i = 0; i < qb; ++i) {
+        // The rest of query i's keys: its range minus the common one, front and back parts.
+        const KeyRanges r = visible_keys(p, in, capacity, q0 + i);
+        select(q0 + i, kvh, i);
+        const bool cache_common = c.cache_hi > c.cache_lo, new_common = c.new_hi > c.new_lo;
+        KeyRanges front{r.cache_lo, cache_common ? c.cache_lo : r.cache_hi, r.new_lo, new_common ? c.new_lo : r.new_hi};
+        KeyRanges back{cache_common ? c.cache_hi : r.cache_hi, r.cache_hi, new_common ? c.new_hi : r.new_hi, r.new_hi};
+        query_keys(kvh, front);
+        query_keys(kvh, back);
+        finish(q0 + i, kvh, i);
       }
     }
   });

@@ -273,6 +273,111 @@ MLXCEL_AVX512 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* 
   });
 }
 
+// ---- a block of 16 query rows per K/V tile (prefill) ----
+// Scores key-major: for each key, 16 rows' scores in one register from d broadcast-FMAs against
+// the block's transposed queries, 8 keys in flight; no horizontal sums, and each F16/BF16 key is
+// widened once per 16 rows. The softmax then runs across the 16 rows in one register.
+
+namespace {
+
+constexpr uint64_t kBlockRows = 16;
+constexpr uint64_t kMaxBlockDim = 512;
+
+template <int KIND>
+MLXCEL_AVX512 void block_scores(const float* qt, const uint8_t* k, uint64_t k_row, uint64_t n, uint64_t d,
+                                float* sT) {
+  alignas(64) float kbuf[8][kMaxBlockDim];
+  for (uint64_t j0 = 0; j0 < n; j0 += 8) {
+    const uint64_t nj = std::min<uint64_t>(8, n - j0);
+    const float* kr[8];
+    for (uint64_t jj = 0; jj < 8; ++jj) {
+      if (jj >= nj) {
+        kr[jj] = kr[0];  // computed and dropped
+        continue;
+      }
+      const uint8_t* src = k + (j0 + jj) * k_row;
+      if constexpr (KIND == 0) {
+        kr[jj] = reinterpret_cast<const float*>(src);
+      } else {
+        for (uint64_t c = 0; c < d; c += 16) _mm512_store_ps(kbuf[jj] + c, load16(src + 2 * c, KIND));
+        kr[jj] = kbuf[jj];
+      }
+    }
+    __m512 acc[8];
+    for (int jj = 0; jj < 8; ++jj) acc[jj] = _mm512_setzero_ps();
+    for (uint64_t c = 0; c < d; ++c) {
+      const __m512 qv = _mm512_load_ps(qt + c * kBlockRows);
+      for (int jj = 0; jj < 8; ++jj) acc[jj] = _mm512_fmadd_ps(_mm512_set1_ps(kr[jj][c]), qv, acc[jj]);
+    }
+    for (uint64_t jj = 0; jj < nj; ++jj) _mm512_storeu_ps(sT + (j0 + jj) * kBlockRows, acc[jj]);
+  }
+}
+
+// Online softmax over the tile for the 16 rows at once: sT becomes the probabilities; corr is
+// each row's rescale of its earlier sum and output (0 on the first tile, where m = -inf).
+MLXCEL_AVX512 void block_softmax(float* sT, uint64_t n, float* m, float* l, float* corr) {
+  const __m512 m_old = _mm512_loadu_ps(m);
+  __m512 mx = m_old;
+  for (uint64_t j = 0; j < n; ++j) mx = _mm512_max_ps(mx, _mm512_loadu_ps(sT + j * kBlockRows));
+  const __m512 c = exp16(_mm512_sub_ps(m_old, mx));
+  __m512 sum = _mm512_setzero_ps();
+  for (uint64_t j = 0; j < n; ++j) {
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sT + j * kBlockRows), mx));
+    _mm512_storeu_ps(sT + j * kBlockRows, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  _mm512_storeu_ps(l, _mm512_fmadd_ps(_mm512_loadu_ps(l), c, sum));
+  _mm512_storeu_ps(m, mx);
+  _mm512_storeu_ps(corr, c);
+}
+
+// o_r = corr_r * o_r + Σ_j p[j][r] · v_j, 4 rows and 64 columns per pass.
+template <int KIND>
+MLXCEL_AVX512 void block_pv(const float* pT, uint64_t n, const uint8_t* v, uint64_t v_row, uint64_t dv,
+                            const float* corr, float* o, uint64_t o_stride, uint32_t G) {
+  for (uint32_t r0 = 0; r0 < kBlockRows; r0 += 4) {
+    float* orow[4];
+    for (uint32_t rr = 0; rr < 4; ++rr) orow[rr] = o + (r0 + rr) / G * o_stride + (r0 + rr) % G * dv;
+    for (uint64_t c = 0; c < dv; c += 64) {
+      const int parts = static_cast<int>(std::min<uint64_t>(4, (dv - c) / 16));
+      __m512 acc[4][4];
+      for (int rr = 0; rr < 4; ++rr) {
+        const __m512 cr = _mm512_set1_ps(corr[r0 + rr]);
+        for (int i = 0; i < 4; ++i) {
+          acc[rr][i] = i < parts ? _mm512_mul_ps(_mm512_loadu_ps(orow[rr] + c + 16 * i), cr) : _mm512_setzero_ps();
+        }
+      }
+      for (uint64_t j = 0; j < n; ++j) {
+        const uint8_t* vj = v + j * v_row + kv_elem_bytes<KIND>() * c;
+        __m512 vv[4];
+        for (int i = 0; i < 4; ++i) vv[i] = i < parts ? load16(vj + 16 * kv_elem_bytes<KIND>() * i, KIND) : _mm512_setzero_ps();
+        for (int rr = 0; rr < 4; ++rr) {
+          const __m512 pj = _mm512_set1_ps(pT[j * kBlockRows + r0 + rr]);
+          for (int i = 0; i < 4; ++i) acc[rr][i] = _mm512_fmadd_ps(pj, vv[i], acc[rr][i]);
+        }
+      }
+      for (int rr = 0; rr < 4; ++rr) {
+        for (int i = 0; i < parts; ++i) _mm512_storeu_ps(orow[rr] + c + 16 * i, acc[rr][i]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+MLXCEL_AVX512 void attn_block_tile(const float* qt, const uint8_t* k, uint64_t k_row, int k_kind, const uint8_t* v,
+                                   uint64_t v_row, int v_kind, uint64_t n, uint64_t d, uint64_t dv, float* m, float* l,
+                                   float* o, uint64_t o_stride, uint32_t G, float* sT) {
+  if (k_kind == 0) block_scores<0>(qt, k, k_row, n, d, sT);
+  else if (k_kind == 1) block_scores<1>(qt, k, k_row, n, d, sT);
+  else block_scores<2>(qt, k, k_row, n, d, sT);
+  alignas(64) float corr[kBlockRows];
+  block_softmax(sT, n, m, l, corr);
+  if (v_kind == 0) block_pv<0>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+  else if (v_kind == 1) block_pv<1>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+  else block_pv<2>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+}
+
 MLXCEL_AVX512 float exp_sum(float* x, uint64_t n, float mx) {
   const __m512 vm = _mm512_set1_ps(mx);
   __m512 sum = _mm512_setzero_ps();

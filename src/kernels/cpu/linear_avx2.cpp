@@ -419,7 +419,7 @@ const KernelTable& avx2_table() {
       nullptr,           nullptr,            dense_gemm_blas, nullptr, nullptr,    avx2::silu_mul,
       avx2::gelu_tanh_mul, avx2::softmax_row, avx2::dot,        avx2::axpy,
       avx2::widen_row,   avx2::kv_dequant,   avx2::attn_scores, avx2::attn_pv,
-      avx2::exp_sum,     avx2::attn_scores_half, avx2::attn_pv_half,
+      avx2::exp_sum,     avx2::attn_scores_half, avx2::attn_pv_half, nullptr,
   };
   return t;
 }

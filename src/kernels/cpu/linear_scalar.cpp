@@ -156,7 +156,7 @@ const KernelTable& scalar_table() {
       nullptr,         nullptr,               dense_gemm_blas, nullptr, nullptr,       silu_mul_scalar,
       gelu_tanh_mul_scalar, softmax_row_scalar, dot_scalar,         axpy_scalar,
       widen_row_scalar, kv_dequant_scalar, attn_scores_scalar, attn_pv_scalar, exp_sum_scalar,
-      nullptr,         nullptr,
+      nullptr,         nullptr,            nullptr,
   };
   return t;
 }
