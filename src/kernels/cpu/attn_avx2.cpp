@@ -107,7 +107,113 @@ MLXCEL_AVX2 void pv_any_dim(const float* p, uint64_t T, uint32_t G, const float*
   }
 }
 
+// ---- a block of 16 query rows per K/V tile (prefill); see attn_avx512.cpp ----
+// The 16 rows are two registers here: scores for 4 keys in flight (8 accumulators).
+
+constexpr uint64_t kBlockRows = 16;
+constexpr uint64_t kMaxBlockDim = 512;
+
+template <int KIND>
+MLXCEL_AVX2 void block_scores(const float* qt, const uint8_t* k, uint64_t k_row, uint64_t n, uint64_t d,
+                              float* sT) {
+  alignas(32) float kbuf[4][kMaxBlockDim];
+  for (uint64_t j0 = 0; j0 < n; j0 += 4) {
+    const uint64_t nj = std::min<uint64_t>(4, n - j0);
+    const float* kr[4];
+    for (uint64_t jj = 0; jj < 4; ++jj) {
+      if (jj >= nj) {
+        kr[jj] = kr[0];  // computed and dropped
+        continue;
+      }
+      const uint8_t* src = k + (j0 + jj) * k_row;
+      if constexpr (KIND == 0) {
+        kr[jj] = reinterpret_cast<const float*>(src);
+      } else {
+        for (uint64_t c = 0; c < d; c += 8) _mm256_store_ps(kbuf[jj] + c, load8(src + 2 * c, KIND));
+        kr[jj] = kbuf[jj];
+      }
+    }
+    __m256 lo[4], hi[4];
+    for (int jj = 0; jj < 4; ++jj) lo[jj] = hi[jj] = _mm256_setzero_ps();
+    for (uint64_t c = 0; c < d; ++c) {
+      const __m256 q0 = _mm256_load_ps(qt + c * kBlockRows), q1 = _mm256_load_ps(qt + c * kBlockRows + 8);
+      for (int jj = 0; jj < 4; ++jj) {
+        const __m256 kc = _mm256_broadcast_ss(kr[jj] + c);
+        lo[jj] = _mm256_fmadd_ps(kc, q0, lo[jj]);
+        hi[jj] = _mm256_fmadd_ps(kc, q1, hi[jj]);
+      }
+    }
+    for (uint64_t jj = 0; jj < nj; ++jj) {
+      _mm256_storeu_ps(sT + (j0 + jj) * kBlockRows, lo[jj]);
+      _mm256_storeu_ps(sT + (j0 + jj) * kBlockRows + 8, hi[jj]);
+    }
+  }
+}
+
+// Online softmax over the tile for the 16 rows (two halves of 8).
+MLXCEL_AVX2 void block_softmax(float* sT, uint64_t n, float* m, float* l, float* corr) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256 m_old = _mm256_loadu_ps(m + 8 * h);
+    __m256 mx = m_old;
+    for (uint64_t j = 0; j < n; ++j) mx = _mm256_max_ps(mx, _mm256_loadu_ps(sT + j * kBlockRows + 8 * h));
+    const __m256 c = exp8(_mm256_sub_ps(m_old, mx));
+    __m256 sum = _mm256_setzero_ps();
+    for (uint64_t j = 0; j < n; ++j) {
+      float* sj = sT + j * kBlockRows + 8 * h;
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sj), mx));
+      _mm256_storeu_ps(sj, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    _mm256_storeu_ps(l + 8 * h, _mm256_fmadd_ps(_mm256_loadu_ps(l + 8 * h), c, sum));
+    _mm256_storeu_ps(m + 8 * h, mx);
+    _mm256_storeu_ps(corr + 8 * h, c);
+  }
+}
+
+// o_r = corr_r * o_r + Σ_j p[j][r] · v_j, 4 rows and 32 columns per pass.
+template <int KIND>
+MLXCEL_AVX2 void block_pv(const float* pT, uint64_t n, const uint8_t* v, uint64_t v_row, uint64_t dv,
+                          const float* corr, float* o, uint64_t o_stride, uint32_t G) {
+  for (uint32_t r0 = 0; r0 < kBlockRows; r0 += 4) {
+    float* orow[4];
+    for (uint32_t rr = 0; rr < 4; ++rr) orow[rr] = o + (r0 + rr) / G * o_stride + (r0 + rr) % G * dv;
+    for (uint64_t c = 0; c < dv; c += 16) {
+      // dv is a multiple of 16: two registers per row
+      __m256 acc[4][2];
+      for (int rr = 0; rr < 4; ++rr) {
+        const __m256 cr = _mm256_set1_ps(corr[r0 + rr]);
+        for (int i = 0; i < 2; ++i) acc[rr][i] = _mm256_mul_ps(_mm256_loadu_ps(orow[rr] + c + 8 * i), cr);
+      }
+      for (uint64_t j = 0; j < n; ++j) {
+        const uint8_t* vj = v + j * v_row + kv_elem_bytes<KIND>() * c;
+        const __m256 v0 = load8(vj, KIND), v1 = load8(vj + 8 * kv_elem_bytes<KIND>(), KIND);
+        for (int rr = 0; rr < 4; ++rr) {
+          const __m256 pj = _mm256_broadcast_ss(pT + j * kBlockRows + r0 + rr);
+          acc[rr][0] = _mm256_fmadd_ps(pj, v0, acc[rr][0]);
+          acc[rr][1] = _mm256_fmadd_ps(pj, v1, acc[rr][1]);
+        }
+      }
+      for (int rr = 0; rr < 4; ++rr) {
+        for (int i = 0; i < 2; ++i) _mm256_storeu_ps(orow[rr] + c + 8 * i, acc[rr][i]);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+MLXCEL_AVX2 void attn_block_tile(const float* qt, const uint8_t* k, uint64_t k_row, int k_kind, const uint8_t* v,
+                                 uint64_t v_row, int v_kind, uint64_t n, uint64_t d, uint64_t dv, float* m, float* l,
+                                 float* o, uint64_t o_stride, uint32_t G, float* sT) {
+  if (k_kind == 0) block_scores<0>(qt, k, k_row, n, d, sT);
+  else if (k_kind == 1) block_scores<1>(qt, k, k_row, n, d, sT);
+  else block_scores<2>(qt, k, k_row, n, d, sT);
+  alignas(32) float corr[kBlockRows];
+  block_softmax(sT, n, m, l, corr);
+  if (v_kind == 0) block_pv<0>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+  else if (v_kind == 1) block_pv<1>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+  else block_pv<2>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+}
 
 MLXCEL_AVX2 void attn_scores(const float* q, uint64_t q_stride, uint32_t G, const float* k, uint64_t k_stride,
                              uint64_t T, uint64_t d, float scale, float* s) {

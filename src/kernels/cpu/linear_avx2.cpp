@@ -411,6 +411,9 @@ void attn_scores_half(const float* q, uint64_t q_stride, uint32_t G, const uint8
                       uint64_t T, uint64_t d, float scale, float* s, bool bf16);
 void attn_pv_half(const float* p, uint64_t T, uint32_t G, const uint8_t* v, uint64_t v_row, uint64_t dv,
                   float* o, uint64_t o_stride, bool bf16);
+void attn_block_tile(const float* qt, const uint8_t* k, uint64_t k_row, int k_kind, const uint8_t* v, uint64_t v_row,
+                     int v_kind, uint64_t n, uint64_t d, uint64_t dv, float* m, float* l, float* o, uint64_t o_stride,
+                     uint32_t G, float* sT);
 }  // namespace avx2
 
 const KernelTable& avx2_table() {
@@ -419,7 +422,7 @@ const KernelTable& avx2_table() {
       nullptr,           nullptr,            dense_gemm_blas, nullptr, nullptr,    avx2::silu_mul,
       avx2::gelu_tanh_mul, avx2::softmax_row, avx2::dot,        avx2::axpy,
       avx2::widen_row,   avx2::kv_dequant,   avx2::attn_scores, avx2::attn_pv,
-      avx2::exp_sum,     avx2::attn_scores_half, avx2::attn_pv_half, nullptr,
+      avx2::exp_sum,     avx2::attn_scores_half, avx2::attn_pv_half, avx2::attn_block_tile,
   };
   return t;
 }
