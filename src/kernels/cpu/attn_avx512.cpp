@@ -368,14 +368,10 @@ MLXCEL_AVX512 void block_pv(const float* pT, uint64_t n, const uint8_t* v, uint6
 MLXCEL_AVX512 void attn_block_tile(const float* qt, const uint8_t* k, uint64_t k_row, int k_kind, const uint8_t* v,
                                    uint64_t v_row, int v_kind, uint64_t n, uint64_t d, uint64_t dv, float* m, float* l,
                                    float* o, uint64_t o_stride, uint32_t G, float* sT) {
-  if (k_kind == 0) block_scores<0>(qt, k, k_row, n, d, sT);
-  else if (k_kind == 1) block_scores<1>(qt, k, k_row, n, d, sT);
-  else block_scores<2>(qt, k, k_row, n, d, sT);
+  with_row_kind(k_kind, [&](auto K) { block_scores<K()>(qt, k, k_row, n, d, sT); });
   alignas(64) float corr[kBlockRows];
   block_softmax(sT, n, m, l, corr);
-  if (v_kind == 0) block_pv<0>(sT, n, v, v_row, dv, corr, o, o_stride, G);
-  else if (v_kind == 1) block_pv<1>(sT, n, v, v_row, dv, corr, o, o_stride, G);
-  else block_pv<2>(sT, n, v, v_row, dv, corr, o, o_stride, G);
+  with_row_kind(v_kind, [&](auto K) { block_pv<K()>(sT, n, v, v_row, dv, corr, o, o_stride, G); });
 }
 
 MLXCEL_AVX512 float exp_sum(float* x, uint64_t n, float mx) {

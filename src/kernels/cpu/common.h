@@ -81,6 +81,14 @@ inline void by_head_groups(uint32_t G, F&& fn) {
   if (g < G) fn(std::integral_constant<int, 1>{}, g);
 }
 
+// Runs fn(std::integral_constant<int, KIND>{}) for a K/V row kind 0 (F32), 1 (F16) or 2 (BF16).
+template <class F>
+inline void with_row_kind(int kind, F&& fn) {
+  if (kind == 0) fn(std::integral_constant<int, 0>{});
+  else if (kind == 1) fn(std::integral_constant<int, 1>{});
+  else fn(std::integral_constant<int, 2>{});
+}
+
 // Bytes per element of K/V rows of kind 0 (F32), 1 (F16) or 2 (BF16).
 template <int KIND>
 constexpr uint64_t kv_elem_bytes() {
