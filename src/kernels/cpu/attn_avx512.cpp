@@ -283,26 +283,21 @@ namespace {
 constexpr uint64_t kBlockRows = 16;
 constexpr uint64_t kMaxBlockDim = 512;
 
+// d values of an F16 (KIND 1) or BF16 (2) row as f32 (d a multiple of 16).
+template <int KIND>
+MLXCEL_AVX512 void widen_key(const uint8_t* src, uint64_t d, float* dst) {
+  for (uint64_t c = 0; c < d; c += 16) _mm512_store_ps(dst + c, load16(src + 2 * c, KIND));
+}
+
 template <int KIND>
 MLXCEL_AVX512 void block_scores(const float* qt, const uint8_t* k, uint64_t k_row, uint64_t n, uint64_t d,
                                 float* sT) {
-  alignas(64) float kbuf[8][kMaxBlockDim];
+  alignas(64) float kbuf[8 * kMaxBlockDim];
   for (uint64_t j0 = 0; j0 < n; j0 += 8) {
     const uint64_t nj = std::min<uint64_t>(8, n - j0);
     const float* kr[8];
-    for (uint64_t jj = 0; jj < 8; ++jj) {
-      if (jj >= nj) {
-        kr[jj] = kr[0];  // computed and dropped
-        continue;
-      }
-      const uint8_t* src = k + (j0 + jj) * k_row;
-      if constexpr (KIND == 0) {
-        kr[jj] = reinterpret_cast<const float*>(src);
-      } else {
-        for (uint64_t c = 0; c < d; c += 16) _mm512_store_ps(kbuf[jj] + c, load16(src + 2 * c, KIND));
-        kr[jj] = kbuf[jj];
-      }
-    }
+    f32_key_rows<KIND, 8>(k + j0 * k_row, k_row, nj, kbuf, kMaxBlockDim, kr,
+                          [d](const uint8_t* src, float* dst) { widen_key<KIND>(src, d, dst); });
     __m512 acc[8];
     for (int jj = 0; jj < 8; ++jj) acc[jj] = _mm512_setzero_ps();
     for (uint64_t c = 0; c < d; ++c) {

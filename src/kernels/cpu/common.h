@@ -89,6 +89,25 @@ inline void with_row_kind(int kind, F&& fn) {
   else fn(std::integral_constant<int, 2>{});
 }
 
+// Pointers kr[0..N) to key rows 0..n-1 (n <= N; k_row bytes apart) of kind KIND as f32: F32 rows
+// in place, F16/BF16 rows widened by widen(src, dst) into buf + j * buf_stride; rows from n on
+// repeat row 0 (their results are dropped).
+template <int KIND, int N, class Widen>
+inline void f32_key_rows(const uint8_t* k, uint64_t k_row, uint64_t n, float* buf, uint64_t buf_stride,
+                         const float* kr[N], Widen&& widen) {
+  for (int j = 0; j < N; ++j) {
+    const uint8_t* src = k + static_cast<uint64_t>(j) * k_row;
+    if (static_cast<uint64_t>(j) >= n) {
+      kr[j] = kr[0];
+    } else if constexpr (KIND == 0) {
+      kr[j] = reinterpret_cast<const float*>(src);
+    } else {
+      widen(src, buf + j * buf_stride);
+      kr[j] = buf + j * buf_stride;
+    }
+  }
+}
+
 // Bytes per element of K/V rows of kind 0 (F32), 1 (F16) or 2 (BF16).
 template <int KIND>
 constexpr uint64_t kv_elem_bytes() {
