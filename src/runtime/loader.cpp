@@ -21,11 +21,12 @@ namespace {
 constexpr const char* kComponent = "runtime";
 
 // Reads n bytes at offset into dst; tensors of two slices or more are read by the kernel pool's
-// threads in kLoadSlice pieces. Most of a read's time is the kernel clearing each fresh page of
-// the destination as the copy first touches it, and that work splits across cores.
+// threads in kLoadSlice pieces (one pread on one thread). Most of a read's time is the kernel
+// clearing each fresh page of the destination as the copy first touches it, and that work splits
+// across cores.
 constexpr uint64_t kLoadSlice = 8ull << 20;
 void read_tensor(const PreadFile& file, uint64_t offset, void* dst, uint64_t n) {
-  if (n < 2 * kLoadSlice || kernels::num_threads() <= 1) {
+  if (n < 2 * kLoadSlice) {
     file.read(offset, dst, n);
     return;
   }

@@ -17,8 +17,8 @@ namespace {
 
 constexpr uint64_t kTile = 32;          // keys per tile widened into a stack buffer
 constexpr uint64_t kDirectTile = 128;   // keys per tile read in place (new f32 keys, F16/BF16 cache)
-constexpr uint64_t kMaxHeadDim = 512;   // dequantized K/V tiles live on the worker's stack
-constexpr uint64_t kBlockRows = 16;     // query rows (queries x heads) per block tile
+constexpr uint64_t kMaxHeadDim = kAttnMaxHeadDim;  // dequantized K/V tiles live on the worker's stack
+constexpr uint64_t kBlockRows = kAttnBlockRows;    // query rows (queries x heads) per block tile
 
 [[noreturn]] void bad_args(const std::string& what) {
   throw UsageError("kernels", "attention: " + what);
@@ -46,6 +46,11 @@ struct KeyRanges {
   uint64_t new_lo, new_hi;      // indices into the new tokens
   uint64_t count() const { return (cache_hi - cache_lo) + (new_hi - new_lo); }
 };
+
+// Slot `slot` of kv head kvh in a cache of row_bytes rows.
+const uint8_t* cache_row(const KvCacheView& c, uint32_t kvh, uint64_t slot, uint64_t row_bytes) {
+  return static_cast<const uint8_t*>(c.data) + (uint64_t{kvh} * c.capacity + slot) * row_bytes;
+}
 
 KeyRanges visible_keys(const AttentionParams& p, const AttentionInputs& in, uint64_t capacity,
                        uint64_t qi) {
@@ -205,8 +210,8 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
       Segment seg[2];
       const int nseg = has_cache ? ring_segments(r.cache_lo, r.cache_hi, capacity, seg) : 0;
       for (int si = 0; si < nseg; ++si) {
-        const auto* kbase = static_cast<const uint8_t*>(in.k_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * k_row;
-        const auto* vbase = static_cast<const uint8_t*>(in.v_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * v_row;
+        const uint8_t* kbase = cache_row(*in.k_cache, kvh, seg[si].slot, k_row);
+        const uint8_t* vbase = cache_row(*in.v_cache, kvh, seg[si].slot, v_row);
         const uint64_t step = half_k && half_v ? T_direct : T;
         for (uint64_t j0 = 0; j0 < seg[si].count; j0 += step) {
           const uint64_t n = std::min(step, seg[si].count - j0);
@@ -283,8 +288,8 @@ void attention(const AttentionParams& p, const AttentionInputs& in) {
       Segment seg[2];
       const int nseg = has_cache ? ring_segments(c.cache_lo, c.cache_hi, capacity, seg) : 0;
       for (int si = 0; si < nseg; ++si) {
-        const auto* kbase = static_cast<const uint8_t*>(in.k_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * k_row;
-        const auto* vbase = static_cast<const uint8_t*>(in.v_cache->data) + (uint64_t{kvh} * capacity + seg[si].slot) * v_row;
+        const uint8_t* kbase = cache_row(*in.k_cache, kvh, seg[si].slot, k_row);
+        const uint8_t* vbase = cache_row(*in.v_cache, kvh, seg[si].slot, v_row);
         for (uint64_t j0 = 0; j0 < seg[si].count; j0 += T_block) {
           const uint64_t n = std::min(T_block, seg[si].count - j0);
           kt.attn_block_tile(qt, kbase + j0 * k_row, k_row, k_kind, vbase + j0 * v_row, v_row, v_kind, n, dk, dv,

@@ -110,8 +110,8 @@ MLXCEL_AVX2 void pv_any_dim(const float* p, uint64_t T, uint32_t G, const float*
 // ---- a block of 16 query rows per K/V tile (prefill); see attn_avx512.cpp ----
 // The 16 rows are two registers here: scores for 4 keys in flight (8 accumulators).
 
-constexpr uint64_t kBlockRows = 16;
-constexpr uint64_t kMaxBlockDim = 512;
+constexpr uint64_t kBlockRows = kAttnBlockRows;
+constexpr uint64_t kMaxBlockDim = kAttnMaxHeadDim;
 
 // d values of an F16 (KIND 1) or BF16 (2) row as f32 (d a multiple of 8).
 template <int KIND>

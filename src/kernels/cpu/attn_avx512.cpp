@@ -280,8 +280,8 @@ MLXCEL_AVX512 void attn_pv(const float* p, uint64_t T, uint32_t G, const float* 
 
 namespace {
 
-constexpr uint64_t kBlockRows = 16;
-constexpr uint64_t kMaxBlockDim = 512;
+constexpr uint64_t kBlockRows = kAttnBlockRows;
+constexpr uint64_t kMaxBlockDim = kAttnMaxHeadDim;
 
 // d values of an F16 (KIND 1) or BF16 (2) row as f32 (d a multiple of 16).
 template <int KIND>

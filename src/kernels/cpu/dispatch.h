@@ -40,6 +40,11 @@ struct AffineArgs {
   bool accumulate;
 };
 
+// Attention limits shared by attention() and the variant files: head dims up to
+// kAttnMaxHeadDim (tiles on the worker's stack), and attn_block_tile's block of query rows.
+inline constexpr uint64_t kAttnMaxHeadDim = 512;
+inline constexpr uint64_t kAttnBlockRows = 16;
+
 struct KernelTable {
   Isa isa;
   // Quantizes activation rows [m0, m1) of x into a (layout this ISA's affine kernels read).
@@ -86,12 +91,12 @@ struct KernelTable {
                            bool bf16);
   void (*attn_pv_half)(const float* p, uint64_t T, uint32_t G, const uint8_t* v,
                        uint64_t v_row_bytes, uint64_t dv, float* o, uint64_t o_stride, bool bf16);
-  // One tile of n keys for a block of 16 query rows (row r: query r / G of the block, head r % G;
-  // G divides 16): qt[c*16 + r] = scale * q_r[c] (64-byte aligned). K and V rows of kind 0 (F32),
+  // One tile of n keys for a block of kAttnBlockRows = 16 query rows (row r: query r / G of the
+  // block, head r % G; G divides 16; d, dv <= kAttnMaxHeadDim): qt[c*16 + r] = scale * q_r[c] (64-byte aligned). K and V rows of kind 0 (F32),
   // 1 (F16) or 2 (BF16), k_row / v_row bytes apart; d and dv multiples of 16. Scores come out
   // key-major (16 rows per key, no horizontal sums), the online-softmax state m[16], l[16] is
   // updated, and output row r at o + (r / G) * o_stride + (r % G) * dv is rescaled and
-  // accumulated. sT: n x 16 floats of scratch. nullptr on levels without it.
+  // accumulated. sT: n x 16 floats of scratch. nullptr on levels without it (scalar).
   void (*attn_block_tile)(const float* qt, const uint8_t* k, uint64_t k_row, int k_kind, const uint8_t* v,
                           uint64_t v_row, int v_kind, uint64_t n, uint64_t d, uint64_t dv, float* m, float* l,
                           float* o, uint64_t o_stride, uint32_t G, float* sT);
