@@ -92,8 +92,9 @@ struct KernelTable {
   void (*attn_pv_half)(const float* p, uint64_t T, uint32_t G, const uint8_t* v,
                        uint64_t v_row_bytes, uint64_t dv, float* o, uint64_t o_stride, bool bf16);
   // One tile of n keys for a block of kAttnBlockRows = 16 query rows (row r: query r / G of the
-  // block, head r % G; G divides 16; d, dv <= kAttnMaxHeadDim): qt[c*16 + r] = scale * q_r[c] (64-byte aligned). K and V rows of kind 0 (F32),
-  // 1 (F16) or 2 (BF16), k_row / v_row bytes apart; d and dv multiples of 16. Scores come out
+  // block, head r % G; G divides 16): qt[c*16 + r] = scale * q_r[c] (64-byte aligned). K and V
+  // rows of kind 0 (F32), 1 (F16) or 2 (BF16), k_row / v_row bytes apart; d and dv multiples of
+  // 16, at most kAttnMaxHeadDim. Scores come out
   // key-major (16 rows per key, no horizontal sums), the online-softmax state m[16], l[16] is
   // updated, and output row r at o + (r / G) * o_stride + (r % G) * dv is rescaled and
   // accumulated. sT: n x 16 floats of scratch. nullptr on levels without it (scalar).
