@@ -1,0 +1,79 @@
+// Hostile tokenizer files: every case is refused with FormatError naming file, field and value
+// before anything proportional to the hostile value is allocated or computed. Inputs are small, so
+// a regression fails the error check instead of allocating gigabytes or hanging (except where
+// noted, a regression would throw nothing or something else).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mlxcel/errors.h"
+#include "support/test_paths.h"
+#include "tokenizer/tokenizer.h"
+
+using namespace mlxcel;
+using nlohmann::json;
+
+namespace {
+
+template <typename E, typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "unexpected exception type: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "no exception";
+  return "";
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string write_file(const test::TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir.file(name);
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+json tiny_model() { return {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}, {"merges", {"a b"}}}; }
+
+std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+}  // namespace
+
+// ---- regex work ---------------------------------------------------------------------------------
+
+// "(a+)+b" on a run of 20 a's without b backtracks about 2^21 steps per start position; under
+// PCRE2's default limit of ten million steps per match each of the 500 matches ("c") below ran for
+// tens of milliseconds and no error came: the work was unbounded in the text's length.
+TEST(UntrustedRegex, CatastrophicBacktrackingFailsFast) {
+  const json t = {{"model", tiny_model()},
+                  {"pre_tokenizer",
+                   {{"type", "Split"}, {"pattern", {{"Regex", "(a+)+b|c"}}}, {"behavior", "Isolated"}}}};
+  const Tokenizer tok = Tokenizer::from_hf_json_text(t.dump());
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += "aaaaaaaaaaaaaaaaaaaa c ";
+  const std::string msg = message_of<FormatError>([&] { tok.encode(text); });
+  EXPECT_TRUE(has(msg, "regex needs more matching work than the text justifies")) << msg;
+  EXPECT_TRUE(has(msg, "tokenizer.json pre_tokenizer Split, pattern.Regex, pattern \"(a+)+b|c\"")) << msg;
+  EXPECT_TRUE(has(msg, "subject 11500 bytes, at byte 0")) << msg;
+  EXPECT_TRUE(has(msg, "budget 736128 steps")) << msg;  // 64 * (11500 + 2)
+}
+
+// The same pattern on text where it never backtracks much is fine.
+TEST(UntrustedRegex, BacktrackingPatternOnBenignText) {
+  const json t = {{"model", tiny_model()},
+                  {"pre_tokenizer",
+                   {{"type", "Split"}, {"pattern", {{"Regex", "(a+)+b|c"}}}, {"behavior", "Isolated"}}}};
+  const Tokenizer tok = Tokenizer::from_hf_json_text(t.dump());
+  EncodeOptions o;
+  o.add_special = false;
+  // "ab" is one piece (merged by "a b"); "c" has no token and is dropped.
+  EXPECT_EQ(tok.encode("abcab", o), (std::vector<int32_t>{2, 2}));
+}
