@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 
+#include "core/json_input.h"
 #include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/tokenizer.h"
@@ -18,6 +21,14 @@ namespace {
 
 [[noreturn]] void fail(const std::string& msg) { throw FormatError("tokenizer", msg); }
 
+// A value for a message: short, whatever the size of the (hostile) value.
+std::string brief(const json& v) {
+  std::string s = v.is_structured() && v.size() > 16 ? fmt::format("<{} of {} elements>", v.type_name(), v.size())
+                                                     : v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > 120) s = utf8_lossy(std::string_view(s).substr(0, 120)) + "...";
+  return s;
+}
+
 const json* field(const json& j, const char* key) {
   if (!j.is_object()) return nullptr;
   auto it = j.find(key);
@@ -28,7 +39,7 @@ const json* field(const json& j, const char* key) {
 bool get_bool(const json& j, const char* key, bool def, const std::string& where) {
   const json* v = field(j, key);
   if (!v) return def;
-  if (!v->is_boolean()) fail(fmt::format("expected a boolean ({}, field {}, value {})", where, key, v->dump()));
+  if (!v->is_boolean()) fail(fmt::format("expected a boolean ({}, field {}, value {})", where, key, brief(*v)));
   return v->get<bool>();
 }
 
@@ -38,7 +49,7 @@ std::string get_string(const json& j, const char* key, const std::string& where,
     if (def) return def;
     fail(fmt::format("missing field ({}, field {})", where, key));
   }
-  if (!v->is_string()) fail(fmt::format("expected a string ({}, field {}, value {})", where, key, v->dump()));
+  if (!v->is_string()) fail(fmt::format("expected a string ({}, field {}, value {})", where, key, brief(*v)));
   return v->get<std::string>();
 }
 
@@ -46,7 +57,7 @@ uint64_t get_uint(const json& j, const char* key, uint64_t def, const std::strin
   const json* v = field(j, key);
   if (!v) return def;
   if (!v->is_number_unsigned()) {
-    fail(fmt::format("expected a non-negative integer ({}, field {}, value {})", where, key, v->dump()));
+    fail(fmt::format("expected a non-negative integer ({}, field {}, value {})", where, key, brief(*v)));
   }
   return v->get<uint64_t>();
 }
@@ -58,7 +69,7 @@ const json& get_array(const json& j, const char* key, const std::string& where) 
 }
 
 std::string type_of(const json& j, const std::string& where) {
-  if (!j.is_object()) fail(fmt::format("expected an object ({}, value {})", where, j.dump().substr(0, 80)));
+  if (!j.is_object()) fail(fmt::format("expected an object ({}, value {})", where, brief(j)));
   return get_string(j, "type", where);
 }
 
@@ -73,14 +84,14 @@ void parse_pattern(const json& j, const std::string& where, std::string* literal
     if (!r->is_string()) fail(fmt::format("expected a string ({}, field pattern.Regex)", where));
     *regex = std::make_shared<const Regex>(r->get<std::string>(), where + ", pattern.Regex");
   } else {
-    fail(fmt::format("pattern is neither String nor Regex ({}, value {})", where, p->dump()));
+    fail(fmt::format("pattern is neither String nor Regex ({}, value {})", where, brief(*p)));
   }
 }
 
 SplitBehavior parse_behavior(const json& j, const std::string& where, SplitBehavior def) {
   const json* b = field(j, "behavior");
   if (!b) return def;
-  const std::string s = b->is_string() ? b->get<std::string>() : b->dump();
+  const std::string s = b->is_string() ? b->get<std::string>() : brief(*b);
   if (s == "Removed") return SplitBehavior::Removed;
   if (s == "Isolated") return SplitBehavior::Isolated;
   if (s == "MergedWithPrevious") return SplitBehavior::MergedWithPrevious;
@@ -91,7 +102,7 @@ SplitBehavior parse_behavior(const json& j, const std::string& where, SplitBehav
 
 PrependScheme parse_prepend_scheme(const json& j, const std::string& where) {
   if (const json* p = field(j, "prepend_scheme")) {
-    const std::string s = p->is_string() ? p->get<std::string>() : p->dump();
+    const std::string s = p->is_string() ? p->get<std::string>() : brief(*p);
     if (s == "always") return PrependScheme::Always;
     if (s == "first") return PrependScheme::First;
     if (s == "never") return PrependScheme::Never;
@@ -238,11 +249,10 @@ std::vector<DecoderStep> parse_decoder(const json& j, const std::string& where) 
 }
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail(fmt::format("invalid JSON ({}, {})", where, e.what()));
-  }
+  std::string why;
+  std::optional<json> j = try_parse_json<json>(text, &why);
+  if (!j) fail(fmt::format("invalid JSON ({}, {})", where, why));
+  return std::move(*j);
 }
 
 nlohmann::json read_json_file(const std::string& path, const char* what) {
@@ -270,7 +280,7 @@ AddedToken parse_added_token(const json& j, int32_t id, const std::string& where
 
 int32_t to_id(const json& v, const std::string& where, const char* key) {
   if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX) {
-    fail(fmt::format("token id is not an integer in [0, 2^31) ({}, field {}, value {})", where, key, v.dump()));
+    fail(fmt::format("token id is not an integer in [0, 2^31) ({}, field {}, value {})", where, key, brief(v)));
   }
   return static_cast<int32_t>(v.get<int64_t>());
 }
@@ -310,7 +320,7 @@ void parse_bpe_model(const json& m, const std::string& where, BpeModel& model) {
   model.fuse_unk = get_bool(m, "fuse_unk", false, where);
   model.ignore_merges = get_bool(m, "ignore_merges", false, where);
   if (const json* d = field(m, "dropout"); d && !(d->is_number() && d->get<double>() == 0.0)) {
-    spdlog::warn("[tokenizer] BPE dropout is ignored: encoding is deterministic ({}, dropout {})", where, d->dump());
+    spdlog::warn("[tokenizer] BPE dropout is ignored: encoding is deterministic ({}, dropout {})", where, brief(*d));
   }
   if (const json* unk = field(m, "unk_token")) {
     if (!unk->is_string()) fail(fmt::format("expected a string ({}, field model.unk_token)", where));
@@ -346,7 +356,7 @@ void parse_bpe_model(const json& m, const std::string& where, BpeModel& model) {
       model.add_merge(e[0].get_ref<const std::string&>(), e[1].get_ref<const std::string&>(), rank, where);
     } else {
       fail(fmt::format("merge is neither \"a b\" nor [a, b] ({}, merge #{}, value {})", where, rank,
-                       e.dump().substr(0, 80)));
+                       brief(e)));
     }
     ++rank;
   }
@@ -369,7 +379,7 @@ void parse_post_processor(const json& j, const std::string& where, TokenizerData
         continue;
       }
       const json* sp = field(item, "SpecialToken");
-      if (!sp) fail(fmt::format("template item is neither Sequence nor SpecialToken ({}, item {})", w, item.dump()));
+      if (!sp) fail(fmt::format("template item is neither Sequence nor SpecialToken ({}, item {})", w, brief(item)));
       const std::string name = get_string(*sp, "id", w);
       const json* entry = specials ? field(*specials, name.c_str()) : nullptr;
       if (!entry) fail(fmt::format("template names an undefined special token ({}, token {:?})", w, name));

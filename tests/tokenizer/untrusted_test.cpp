@@ -47,6 +47,50 @@ std::string nested(size_t depth) { return std::string(depth, '[') + std::string(
 
 }  // namespace
 
+// ---- JSON syntax: depth and numbers --------------------------------------------------------
+
+TEST(UntrustedTokenizerJson, DeepNestingInTokenizerJsonFile) {
+  test::TempDir dir;
+  const std::string path = write_file(dir, "tokenizer.json", "{\"model\": " + nested(100000) + "}");
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json(path); });
+  EXPECT_TRUE(has(msg, "[tokenizer] invalid JSON")) << msg;
+  EXPECT_TRUE(has(msg, path)) << msg;
+  // The object is level 1, the '[' at byte 10 level 2, so level 129 is at byte 10 + 127.
+  EXPECT_TRUE(has(msg, "nested deeper than 128 levels at byte 137")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, DeepNestingInTokenizerConfig) {
+  test::TempDir dir;
+  const std::string tj = write_file(dir, "tokenizer.json", json{{"model", tiny_model()}}.dump());
+  const std::string config = write_file(dir, "tokenizer_config.json", "{\"x\": " + nested(100000) + "}");
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json(tj, config); });
+  EXPECT_TRUE(has(msg, "invalid JSON")) << msg;
+  EXPECT_TRUE(has(msg, config)) << msg;
+  EXPECT_TRUE(has(msg, "nested deeper than 128 levels")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, DeepNestingInText) {
+  const std::string msg = message_of<FormatError>([] { Tokenizer::from_hf_json_text(nested(100000)); });
+  EXPECT_TRUE(has(msg, "invalid JSON (tokenizer.json, nested deeper than 128 levels at byte 128)")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, NumberOverflowInTokenizerJson) {
+  const std::string text = R"({"model": {"type": "BPE", "vocab": {"a": 1e400}, "merges": []}})";
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(text); });
+  EXPECT_TRUE(has(msg, "[tokenizer] invalid JSON (tokenizer.json")) << msg;
+  EXPECT_TRUE(has(msg, "1e400")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, NumberOverflowInTiktokenConfig) {
+  test::TempDir dir;
+  const std::string model = write_file(dir, "tokenizer.model", "IQ== 0\n");
+  const std::string config = write_file(dir, "tokenizer_config.json", R"({"model_max_length": 1e400})");
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_tiktoken(model, config); });
+  EXPECT_TRUE(has(msg, "invalid JSON")) << msg;
+  EXPECT_TRUE(has(msg, config)) << msg;
+  EXPECT_TRUE(has(msg, "1e400")) << msg;
+}
+
 // ---- regex work ---------------------------------------------------------------------------------
 
 // "(a+)+b" on a run of 20 a's without b backtracks about 2^21 steps per start position; under
