@@ -294,10 +294,21 @@ std::optional<std::string> token_text(const json& j, const char* key, const std:
 }
 
 // A legacy "a b" merge whose line holds several spaces: accepted when exactly one split names
-// two vocabulary tokens whose concatenation is a token.
-bool add_spaced_merge(BpeModel& model, const std::string& s, int32_t rank, const std::string& where) {
+// two vocabulary tokens whose concatenation is a token. Each split hashes the whole line, so a
+// line is only tried when its concatenation could be a token (no longer than the longest one):
+// the work per line is then at most (longest token)^2, and `budget` (proportional to the file)
+// bounds the sum over all lines.
+bool add_spaced_merge(BpeModel& model, const std::string& s, int32_t rank, const std::string& where,
+                      size_t longest_token, uint64_t& budget) {
+  if (s.size() > longest_token + 1) return false;
   size_t found = std::string::npos;
   for (size_t sp = s.find(' '); sp != std::string::npos; sp = s.find(' ', sp + 1)) {
+    if (budget < s.size()) {
+      fail(fmt::format("merges with several spaces need more work than the file justifies ({}, merge #{}, value "
+                       "{:?}; write merges as [left, right] pairs)",
+                       where, rank, utf8_lossy(s.substr(0, 80))));
+    }
+    budget -= s.size();
     const std::string_view a = std::string_view(s).substr(0, sp), b = std::string_view(s).substr(sp + 1);
     if (model.token_to_id.count(a) && model.token_to_id.count(b) &&
         model.token_to_id.count(std::string(a) + std::string(b))) {
@@ -310,10 +321,18 @@ bool add_spaced_merge(BpeModel& model, const std::string& s, int32_t rank, const
   return true;
 }
 
-void parse_bpe_model(const json& m, const std::string& where, BpeModel& model) {
+// `id_limit`: ids must be below it (vocabulary entries + added tokens + kIdSlack).
+void parse_bpe_model(const json& m, const std::string& where, BpeModel& model, uint64_t id_limit,
+                     const std::string& limit_why) {
   const json* vocab = field(m, "vocab");
   if (!vocab || !vocab->is_object()) fail(fmt::format("model has no vocab object ({}, field model.vocab)", where));
-  for (const auto& [text, id] : vocab->items()) model.add_token(text, to_id(id, where, "model.vocab"), where);
+  size_t longest_token = 0;
+  for (const auto& [text, id] : vocab->items()) {
+    const int32_t i = to_id(id, where, "model.vocab");
+    check_id_bound(i, id_limit, where, "model.vocab", text, limit_why);
+    model.add_token(text, i, where);
+    longest_token = std::max(longest_token, text.size());
+  }
   model.continuing_subword_prefix = get_string(m, "continuing_subword_prefix", where, "");
   model.end_of_word_suffix = get_string(m, "end_of_word_suffix", where, "");
   model.byte_fallback = get_bool(m, "byte_fallback", false, where);
@@ -336,10 +355,17 @@ void parse_bpe_model(const json& m, const std::string& where, BpeModel& model) {
   if (!merges) return;
   if (!merges->is_array()) fail(fmt::format("expected an array ({}, field model.merges)", where));
   model.merges.reserve(merges->size());
+  if (merges->size() > static_cast<size_t>(INT32_MAX)) {
+    fail(fmt::format("too many merges ({}, field model.merges, count {})", where, merges->size()));
+  }
+  // Spaced merges may hash a line once per space: allow 1 MiB plus 64 bytes hashed per byte of
+  // merge lines read so far.
+  uint64_t spaced_budget = uint64_t{1} << 20;
   int32_t rank = 0;
   for (const auto& e : *merges) {
     if (e.is_string()) {
       const std::string& s = e.get_ref<const std::string&>();
+      spaced_budget += 64 * uint64_t{s.size()};
       const size_t sp = s.find(' ');
       if (sp == std::string::npos) {
         fail(fmt::format("merge is not two tokens separated by a space ({}, merge #{}, value {:?})", where, rank,
@@ -347,7 +373,7 @@ void parse_bpe_model(const json& m, const std::string& where, BpeModel& model) {
       }
       if (s.find(' ', sp + 1) == std::string::npos) {
         model.add_merge(std::string_view(s).substr(0, sp), std::string_view(s).substr(sp + 1), rank, where);
-      } else if (!add_spaced_merge(model, s, rank, where)) {
+      } else if (!add_spaced_merge(model, s, rank, where, longest_token, spaced_budget)) {
         // Tokens with raw spaces (some SentencePiece conversions) make "a b" ambiguous; such
         // merges are unreachable when a normalizer turns spaces into "▁", so they are skipped.
         spdlog::debug("[tokenizer] skipping ambiguous merge {:?} #{} ({})", utf8_lossy(s), rank, where);
@@ -405,6 +431,7 @@ void parse_post_processor(const json& j, const std::string& where, TokenizerData
 TokenizerConfig parse_tokenizer_config(const json& j, const std::string& where) {
   if (!j.is_object()) fail(fmt::format("tokenizer config is not a JSON object ({})", where));
   TokenizerConfig c;
+  c.source = where;
   c.bos_token = token_text(j, "bos_token", where);
   c.eos_token = token_text(j, "eos_token", where);
   c.unk_token = token_text(j, "unk_token", where);
@@ -453,20 +480,33 @@ std::shared_ptr<TokenizerData> load_hf_tokenizer(const json& tj, const std::stri
       fail(fmt::format("unsupported model type ({}, field model.type, value {:?}; only BPE is supported)", where,
                        type));
     }
-    parse_bpe_model(*m, where, d->model);
-    if (const json* added = field(tj, "added_tokens")) {
-      if (!added->is_array()) fail(fmt::format("expected an array ({}, field added_tokens)", where));
+    // Every id must be below the number of tokens the files list, plus kIdSlack for gaps.
+    const json* vocab = field(*m, "vocab");
+    const json* added = field(tj, "added_tokens");
+    if (added && !added->is_array()) fail(fmt::format("expected an array ({}, field added_tokens)", where));
+    const uint64_t n_vocab = vocab && vocab->is_object() ? vocab->size() : 0;
+    const uint64_t n_added = added ? added->size() : 0;
+    const uint64_t n_config = config ? config->added_tokens.size() : 0;
+    const uint64_t id_limit = n_vocab + n_added + n_config + kIdSlack;
+    const std::string limit_why = fmt::format("{} vocabulary entries + {} added tokens + {} added_tokens_decoder "
+                                              "entries + {}",
+                                              n_vocab, n_added, n_config, kIdSlack);
+    parse_bpe_model(*m, where, d->model, id_limit, limit_why);
+    if (added) {
       for (const auto& a : *added) {
         const json* id = field(a, "id");
-        if (!id) fail(fmt::format("added token without id ({}, value {})", where, a.dump()));
-        d->added.push_back(parse_added_token(a, to_id(*id, where, "added_tokens.id"), where + " added_tokens"));
+        if (!id) fail(fmt::format("added token without id ({}, value {})", where, brief(a)));
+        AddedToken t = parse_added_token(a, to_id(*id, where, "added_tokens.id"), where + " added_tokens");
+        check_id_bound(t.id, id_limit, where, "added_tokens.id", t.content, limit_why);
+        d->added.push_back(std::move(t));
       }
     }
     if (config) {
+      std::unordered_set<int32_t> have;
+      for (const auto& b : d->added) have.insert(b.id);
       for (const auto& a : config->added_tokens) {
-        bool have = false;
-        for (const auto& b : d->added) have = have || b.id == a.id;
-        if (!have) d->added.push_back(a);
+        check_id_bound(a.id, id_limit, config->source, "added_tokens_decoder", a.content, limit_why);
+        if (have.insert(a.id).second) d->added.push_back(a);
       }
     }
     const json null_value;

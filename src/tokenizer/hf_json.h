@@ -25,6 +25,7 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& where
 
 // tokenizer_config.json: bos/eos token text (string or {"content": ...}) and added_tokens_decoder.
 struct TokenizerConfig {
+  std::string source;  // file, for messages
   std::optional<std::string> bos_token, eos_token, unk_token;
   std::optional<bool> add_bos_token, add_eos_token;
   std::vector<AddedToken> added_tokens;

@@ -13,6 +13,7 @@
 #include "mlxcel/errors.h"
 #include "tokenizer/hf_json.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_data.h"
 #include "tokenizer/utf8.h"
 
 namespace mlxcel {
@@ -81,6 +82,11 @@ Tokenizer Tokenizer::from_tiktoken(const std::string& tokenizer_model_path, cons
   d->source = tokenizer_model_path;
   d->description = "tiktoken tokenizer.model (BPE by rank, byte-level)";
   tok::BpeModel& model = d->model;
+  // Ranks index the id tables: each must be below the number of lines (+ slack), so one rank of
+  // 162,725,528 in a small file cannot allocate gigabytes.
+  const uint64_t n_lines = static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  const uint64_t rank_limit = n_lines + tok::kIdSlack;
+  const std::string limit_why = fmt::format("{} lines + {}", n_lines, tok::kIdSlack);
   size_t line_no = 0;
   for (size_t pos = 0; pos < text.size();) {
     size_t end = text.find('\n', pos);
@@ -106,6 +112,8 @@ Tokenizer Tokenizer::from_tiktoken(const std::string& tokenizer_model_path, cons
       rank = rank * 10 + (c - '0');
     }
     if (rank > INT32_MAX) throw bad("invalid rank");
+    tok::check_id_bound(rank, rank_limit, fmt::format("{}, line {}", tokenizer_model_path, line_no), "rank",
+                        *raw, limit_why);
     model.add_token(tok::bytes_to_byte_level(*raw), static_cast<int32_t>(rank), tokenizer_model_path);
   }
   if (model.token_to_id.empty()) {
@@ -133,6 +141,12 @@ Tokenizer Tokenizer::from_tiktoken(const std::string& tokenizer_model_path, cons
 
   const auto config = tok::parse_tokenizer_config(tok::read_json_file(tokenizer_config_path, "tokenizer_config.json"),
                                                   tokenizer_config_path);
+  const uint64_t added_limit = model.id_to_token.size() + config.added_tokens.size() + tok::kIdSlack;
+  for (const auto& a : config.added_tokens) {
+    tok::check_id_bound(a.id, added_limit, tokenizer_config_path, "added_tokens_decoder", a.content,
+                        fmt::format("{} ranks + {} added tokens + {}", model.id_to_token.size(),
+                                    config.added_tokens.size(), tok::kIdSlack));
+  }
   d->added = config.added_tokens;
   if (config.bos_token) d->bos = tok::find_token(*d, *config.bos_token);
   if (config.eos_token) d->eos = tok::find_token(*d, *config.eos_token);

@@ -12,15 +12,25 @@ namespace mlxcel {
 
 namespace tok {
 
+void check_id_bound(int64_t id, uint64_t limit, const std::string& where, std::string_view field,
+                    std::string_view token, std::string_view limit_why) {
+  if (id >= 0 && static_cast<uint64_t>(id) < limit) return;
+  throw FormatError("tokenizer", fmt::format("token id is {} ({}, field {}, token {:?}, value {}; ids must be in [0, "
+                                             "{}): {})",
+                                             id < 0 ? "negative" : "larger than the file justifies", where, field,
+                                             utf8_lossy(token.substr(0, 80)), id, limit, limit_why));
+}
+
 void TokenizerData::finalize() {
   model.finalize();
   id_to_token = model.id_to_token;
   present = model.present;
+  // Loaders bound their ids with field names; this catches any added token they let through.
+  const uint64_t limit = model.id_to_token.size() + added.size() + kIdSlack;
   for (const auto& a : added) {
-    if (a.id < 0) {
-      throw FormatError("tokenizer", fmt::format("added token has a negative id ({}, token {:?}, id {})", source,
-                                                 utf8_lossy(a.content), a.id));
-    }
+    check_id_bound(a.id, limit, source, "added token id", a.content,
+                   fmt::format("{} model ids + {} added tokens + {}", model.id_to_token.size(), added.size(),
+                               kIdSlack));
     const auto uid = static_cast<size_t>(a.id);
     if (uid >= id_to_token.size()) {
       id_to_token.resize(uid + 1);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tokenizer/added_tokens.h"
@@ -12,6 +13,16 @@
 #include "tokenizer/pipeline.h"
 
 namespace mlxcel::tok {
+
+// Token ids index dense tables (id -> text, flags), so one id of 100,000,000 would allocate
+// gigabytes. Loaders accept an id only below the number of entries they read (vocabulary lines,
+// added tokens) plus this slack for gaps: tables stay proportional to the file.
+inline constexpr uint64_t kIdSlack = 1024;
+
+// Throws FormatError "token id is larger than the file justifies (where, field, token, value, limit)"
+// unless 0 <= id < limit; `limit_why` says what the limit counts.
+void check_id_bound(int64_t id, uint64_t limit, const std::string& where, std::string_view field,
+                    std::string_view token, std::string_view limit_why);
 
 struct TokenizerData {
   std::string description;
@@ -33,7 +44,8 @@ struct TokenizerData {
   bool lossless = true;
 
   // Builds the tables; throws FormatError on an added token whose id clashes with a different
-  // vocabulary token, or post-processor ids outside the vocabulary.
+  // vocabulary token or lies beyond model ids + added tokens + kIdSlack, or post-processor ids
+  // outside the vocabulary.
   void finalize();
 };
 

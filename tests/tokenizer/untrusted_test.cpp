@@ -91,6 +91,66 @@ TEST(UntrustedTokenizerJson, NumberOverflowInTiktokenConfig) {
   EXPECT_TRUE(has(msg, "1e400")) << msg;
 }
 
+// ---- ids that would size the tables ------------------------------------------------------------
+// The ids below are 5,000,000: an id of 100,000,000 made the tables 6.5 GB, and should the bound
+// regress these tests fail having allocated only ~200 MB.
+
+TEST(UntrustedTokenizerJson, HugeVocabId) {
+  json m = tiny_model();
+  m["vocab"]["b"] = 5000000;
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(json{{"model", m}}.dump()); });
+  EXPECT_TRUE(has(msg, "token id is larger than the file justifies")) << msg;
+  EXPECT_TRUE(has(msg, "tokenizer.json, field model.vocab, token \"b\", value 5000000")) << msg;
+  // 3 vocabulary entries + 0 added tokens + 0 config entries + 1024 slack
+  EXPECT_TRUE(has(msg, "[0, 1027)")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, HugeAddedTokenId) {
+  const json t = {{"model", tiny_model()},
+                  {"added_tokens", {{{"id", 5000000}, {"content", "<x>"}, {"special", true}}}}};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(t.dump()); });
+  EXPECT_TRUE(has(msg, "token id is larger than the file justifies")) << msg;
+  EXPECT_TRUE(has(msg, "field added_tokens.id, token \"<x>\", value 5000000")) << msg;
+  EXPECT_TRUE(has(msg, "[0, 1028)")) << msg;  // 3 + 1 + 1024
+}
+
+TEST(UntrustedTokenizerJson, HugeAddedTokensDecoderId) {
+  const json config = {{"added_tokens_decoder", {{"5000000", {{"content", "<y>"}, {"special", true}}}}}};
+  const std::string msg = message_of<FormatError>(
+      [&] { Tokenizer::from_hf_json_text(json{{"model", tiny_model()}}.dump(), config.dump(), "tok.json"); });
+  EXPECT_TRUE(has(msg, "tok.json config, field added_tokens_decoder, token \"<y>\", value 5000000")) << msg;
+}
+
+// An id just inside the slack is a gap, not an error: tables grow by at most kIdSlack entries.
+TEST(UntrustedTokenizerJson, IdWithinSlackIsAccepted) {
+  json m = tiny_model();
+  m["vocab"]["b"] = 1026;  // limit 1027
+  const Tokenizer t = Tokenizer::from_hf_json_text(json{{"model", m}}.dump());
+  EXPECT_EQ(t.vocab_size(), 1027);
+  EXPECT_EQ(t.id_to_token(1026), "b");
+}
+
+// A rank of 162,725,528 made 5.9 GB of tables and then std::bad_alloc.
+TEST(UntrustedTiktoken, HugeRank) {
+  test::TempDir dir;
+  const std::string model = write_file(dir, "tokenizer.model", "IQ== 0\nIg== 5000000\nIw== 2\n");
+  const std::string config = write_file(dir, "tokenizer_config.json", "{}");
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_tiktoken(model, config); });
+  EXPECT_TRUE(has(msg, "token id is larger than the file justifies")) << msg;
+  EXPECT_TRUE(has(msg, model + ", line 2, field rank, token \"\\\"\", value 5000000")) << msg;
+  EXPECT_TRUE(has(msg, "[0, 1028): 4 lines + 1024")) << msg;  // 3 newlines + 1
+}
+
+TEST(UntrustedTiktoken, HugeAddedTokenIdInConfig) {
+  test::TempDir dir;
+  const std::string model = write_file(dir, "tokenizer.model", "IQ== 0\nIg== 1\n");
+  const std::string config =
+      write_file(dir, "tokenizer_config.json", R"({"added_tokens_decoder": {"5000000": {"content": "<z>"}}})");
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_tiktoken(model, config); });
+  EXPECT_TRUE(has(msg, config + ", field added_tokens_decoder, token \"<z>\", value 5000000")) << msg;
+  EXPECT_TRUE(has(msg, "[0, 1027): 2 ranks + 1 added tokens + 1024")) << msg;
+}
+
 // ---- regex work ---------------------------------------------------------------------------------
 
 // "(a+)+b" on a run of 20 a's without b backtracks about 2^21 steps per start position; under
@@ -120,4 +180,29 @@ TEST(UntrustedRegex, BacktrackingPatternOnBenignText) {
   o.add_special = false;
   // "ab" is one piece (merged by "a b"); "c" has no token and is dropped.
   EXPECT_EQ(tok.encode("abcab", o), (std::vector<int32_t>{2, 2}));
+}
+
+// ---- merges with several spaces --------------------------------------------------------------
+
+// A merge line longer than any token plus one space cannot name two tokens whose concatenation
+// is a token, so it is skipped without hashing its splits (before: one hash of the line per space,
+// quadratic in the line).
+TEST(UntrustedTokenizerJson, LongSpacedMergeIsSkipped) {
+  json m = tiny_model();
+  m["merges"] = {"a b", std::string(20000, ' ')};
+  const Tokenizer t = Tokenizer::from_hf_json_text(json{{"model", m}}.dump());
+  EncodeOptions o;
+  o.add_special = false;
+  EXPECT_EQ(t.encode("ab", o), (std::vector<int32_t>{2}));
+}
+
+TEST(UntrustedTokenizerJson, SpacedMergesBeyondTheWorkBudget) {
+  // One vocabulary token of 2000 spaces lets 2001-space merge lines through the length check;
+  // each costs 2000 splits x 2001 bytes = 4 MB hashed against 1 MiB + 64 x 2001 allowed.
+  json m = tiny_model();
+  m["vocab"][std::string(2000, ' ')] = 3;
+  m["merges"] = {"a b", std::string(2001, ' ')};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(json{{"model", m}}.dump()); });
+  EXPECT_TRUE(has(msg, "merges with several spaces need more work than the file justifies")) << msg;
+  EXPECT_TRUE(has(msg, "tokenizer.json, merge #1")) << msg;
 }
