@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "core/utf8.h"
@@ -184,7 +185,12 @@ Tokenizer Tokenizer::from_gguf_metadata(const json& md, const std::string& src) 
       std::vector<std::pair<double, int32_t>> order;
       for (size_t i = 0; i < n; ++i) {
         if (!scores[i].is_number()) fail(fmt::format("score is not a number ({}, index {})", src, i));
-        if (types[i] == static_cast<int64_t>(GgufTokenType::Normal)) order.emplace_back(scores[i].get<double>(), i);
+        const double score = scores[i].get<double>();
+        // NaN is unordered: the sort below would break its comparator's contract (out of bounds).
+        if (std::isnan(score)) {
+          fail(fmt::format("score is NaN ({}, key tokenizer.ggml.scores, index {}, value nan)", src, i));
+        }
+        if (types[i] == static_cast<int64_t>(GgufTokenType::Normal)) order.emplace_back(score, i);
       }
       std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;

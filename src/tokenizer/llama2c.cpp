@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -66,6 +67,8 @@ Llama2cVocab read_llama2c_vocab(const std::string& path) {
                              id, bytes.size() - off, off));
     }
     const float score = load<float>(bytes, off);
+    // NaN is unordered: sorting by score would break the comparator's contract.
+    if (std::isnan(score)) throw fail(fmt::format("token {} score is NaN at offset {}", id, off));
     const int32_t len = load<int32_t>(bytes, off + 4);
     if (len < 0 || len > v.max_token_length) {
       throw fail(fmt::format("token {} length {} at offset {} is outside [0, max_token_length {}]", id, len, off + 4,

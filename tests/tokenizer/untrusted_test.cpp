@@ -151,6 +151,40 @@ TEST(UntrustedTiktoken, HugeAddedTokenIdInConfig) {
   EXPECT_TRUE(has(msg, "[0, 1027): 2 ranks + 1 added tokens + 1024")) << msg;
 }
 
+// ---- scores: NaN breaks the sort's ordering (undefined behaviour, out-of-bounds in practice) ---
+
+TEST(UntrustedGgufVocab, NanScore) {
+  json tokens = json::array(), scores = json::array();
+  for (int i = 0; i < 64; ++i) {
+    tokens.push_back("t" + std::to_string(i));
+    scores.push_back(i % 3 == 0 ? std::nan("") : -static_cast<double>(i));
+  }
+  const json md = {{"tokenizer.ggml.model", "llama"}, {"tokenizer.ggml.tokens", tokens},
+                   {"tokenizer.ggml.scores", scores}};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_gguf_metadata(md, "v.gguf"); });
+  EXPECT_TRUE(has(msg, "score is NaN (v.gguf, key tokenizer.ggml.scores, index 0, value nan)")) << msg;
+}
+
+TEST(UntrustedLlama2c, NanScore) {
+  test::TempDir dir;
+  std::string bin;
+  auto put = [&](const void* p, size_t n) { bin.append(static_cast<const char*>(p), n); };
+  const int32_t max_len = 4;
+  put(&max_len, 4);
+  for (int i = 0; i < 300; ++i) {
+    const float score = i == 7 ? std::nanf("") : static_cast<float>(-i);
+    const int32_t len = 1;
+    const char c = static_cast<char>('a' + i % 26);
+    put(&score, 4);
+    put(&len, 4);
+    put(&c, 1);
+  }
+  const std::string path = write_file(dir, "tok.bin", bin);
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_llama2c(path); });
+  EXPECT_TRUE(has(msg, "token 7 score is NaN at offset 67")) << msg;  // 4 + 7 * 9
+  EXPECT_TRUE(has(msg, path)) << msg;
+}
+
 // ---- regex work ---------------------------------------------------------------------------------
 
 // "(a+)+b" on a run of 20 a's without b backtracks about 2^21 steps per start position; under
