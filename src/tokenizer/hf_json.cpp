@@ -517,6 +517,16 @@ std::shared_ptr<TokenizerData> load_hf_tokenizer(const json& tj, const std::stri
     d->normalizers = parse_normalizer(get("normalizer"), where + " normalizer");
     d->pre_tokenizers = parse_pre_tokenizer(get("pre_tokenizer"), where + " pre_tokenizer");
     d->decoders = parse_decoder(get("decoder"), where + " decoder");
+    // Text grows by at most kMaxTextGrowth through each chain (real ones: "▁" for " " is 3x).
+    if (const uint64_t g = normalizer_growth(d->normalizers); g > kMaxTextGrowth) {
+      fail(fmt::format("normalizer can lengthen text more than {}-fold ({}, field normalizer, growth {} bytes per "
+                       "byte)",
+                       kMaxTextGrowth, where, g));
+    }
+    if (const uint64_t g = decoder_growth(d->decoders); g > kMaxTextGrowth) {
+      fail(fmt::format("decoder can lengthen text more than {}-fold ({}, field decoder, growth {} bytes per byte)",
+                       kMaxTextGrowth, where, g));
+    }
     parse_post_processor(get("post_processor"), where + " post_processor", *d);
 
     bool byte_level = false;

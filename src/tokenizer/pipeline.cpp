@@ -110,6 +110,71 @@ std::string normalize(const std::vector<NormalizerStep>& steps, std::string s) {
   return s;
 }
 
+namespace {
+
+uint64_t sat_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+uint64_t sat_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
+
+// out <= a * n + b for a segment of n bytes; a step multiplies by `factor` and adds `extra`.
+struct Affine {
+  uint64_t a = 1, b = 0;
+  void apply(uint64_t factor, uint64_t extra) {
+    a = sat_mul(a, factor);
+    b = sat_add(sat_mul(b, factor), extra);
+  }
+  uint64_t per_byte() const { return sat_add(a, b); }  // n >= 1
+};
+
+// A Replace of matches by `content`: a literal pattern of p bytes multiplies lengths by at most
+// ceil(content / p); a regex may match the empty string before every character and at the end.
+void apply_replace(Affine& f, const std::shared_ptr<const Regex>& regex, size_t pattern_bytes, size_t content_bytes) {
+  if (regex) {
+    f.apply(sat_add(1, content_bytes), content_bytes);
+  } else if (pattern_bytes > 0) {
+    f.apply(std::max<uint64_t>(1, ceil_div(content_bytes, pattern_bytes)), 0);
+  }
+}
+
+}  // namespace
+
+uint64_t normalizer_growth(const std::vector<NormalizerStep>& steps) {
+  Affine f;
+  for (const auto& st : steps) {
+    switch (st.kind) {
+      case NormalizerStep::Kind::Prepend:
+        f.apply(1, st.text.size());
+        break;
+      case NormalizerStep::Kind::Replace:
+        apply_replace(f, st.regex, st.text.size(), st.content.size());
+        break;
+      case NormalizerStep::Kind::Lowercase:
+        f.apply(2, 0);  // at most 3/2: U+023A (2 bytes) -> U+2C65 (3 bytes)
+        break;
+      case NormalizerStep::Kind::Strip:
+      case NormalizerStep::Kind::Identity:
+        break;
+    }
+  }
+  return f.per_byte();
+}
+
+uint64_t decoder_growth(const std::vector<DecoderStep>& steps) {
+  Affine f;
+  for (const auto& st : steps) {
+    if (st.kind == DecoderStep::Kind::Replace) apply_replace(f, st.regex, st.pattern.size(), st.content.size());
+  }
+  return f.per_byte();
+}
+
 std::vector<std::pair<size_t, size_t>> split_by_matches(size_t size,
                                                          const std::vector<std::pair<size_t, size_t>>& matches,
                                                          SplitBehavior behavior, bool invert) {

@@ -27,6 +27,13 @@ struct NormalizerStep {
 
 std::string normalize(const std::vector<NormalizerStep>& steps, std::string s);
 
+// How much a chain can lengthen text: a segment of n >= 1 bytes comes out at most n * growth bytes
+// (Replace by a longer content, a regex that matches empty strings, Prepend, Lowercase's 2-byte ->
+// 3-byte code points). Saturates at UINT64_MAX. Loaders refuse chains beyond kMaxTextGrowth, so
+// that memory for a text stays proportional to it.
+inline constexpr uint64_t kMaxTextGrowth = 64;
+uint64_t normalizer_growth(const std::vector<NormalizerStep>& steps);
+
 // ---- pre-tokenizers ---------------------------------------------------------------------------
 
 enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
@@ -90,5 +97,8 @@ enum class DecodeContext { Whole, StreamFirst, StreamNext };
 // UTF-8). With no steps, tokens are joined by single spaces, as Hugging Face does.
 std::string run_decoders(const std::vector<DecoderStep>& steps, std::vector<std::string> tokens,
                          DecodeContext ctx);
+
+// As normalizer_growth, for the Replace steps of a decoder chain (the others never lengthen).
+uint64_t decoder_growth(const std::vector<DecoderStep>& steps);
 
 }  // namespace mlxcel::tok

@@ -185,6 +185,42 @@ TEST(UntrustedLlama2c, NanScore) {
   EXPECT_TRUE(has(msg, path)) << msg;
 }
 
+// ---- text growth through normalizers and decoders -----------------------------------------------
+
+TEST(UntrustedTokenizerJson, NormalizerReplaceThatMultipliesText) {
+  const json t = {{"model", tiny_model()},
+                  {"normalizer",
+                   {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", std::string(1000, 'b')}}}};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(t.dump()); });
+  EXPECT_TRUE(has(msg, "normalizer can lengthen text more than 64-fold")) << msg;
+  EXPECT_TRUE(has(msg, "tokenizer.json, field normalizer, growth 1000 bytes per byte")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, ChainedNormalizersMultiply) {
+  // Each Replace " " -> "xxxxx" multiplies by 5; three of them 125 > 64.
+  const json rep = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "     "}};
+  const json t = {{"model", tiny_model()},
+                  {"normalizer", {{"type", "Sequence"}, {"normalizers", {rep, rep, rep}}}}};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(t.dump()); });
+  EXPECT_TRUE(has(msg, "growth 125 bytes per byte")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, RegexReplaceMatchingEmptyStrings) {
+  // "x*" matches the empty string before every character: 1 + 70 per byte, plus 70 at the end.
+  const json t = {{"model", tiny_model()},
+                  {"normalizer",
+                   {{"type", "Replace"}, {"pattern", {{"Regex", "x*"}}}, {"content", std::string(70, 'c')}}}};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(t.dump()); });
+  EXPECT_TRUE(has(msg, "growth 141 bytes per byte")) << msg;
+}
+
+TEST(UntrustedTokenizerJson, DecoderReplaceThatMultipliesText) {
+  const json t = {{"model", tiny_model()},
+                  {"decoder", {{"type", "Replace"}, {"pattern", {{"String", "ab"}}}, {"content", std::string(200, 'z')}}}};
+  const std::string msg = message_of<FormatError>([&] { Tokenizer::from_hf_json_text(t.dump()); });
+  EXPECT_TRUE(has(msg, "decoder can lengthen text more than 64-fold (tokenizer.json, field decoder, growth 100")) << msg;
+}
+
 // ---- regex work ---------------------------------------------------------------------------------
 
 // "(a+)+b" on a run of 20 a's without b backtracks about 2^21 steps per start position; under
