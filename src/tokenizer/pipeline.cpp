@@ -167,6 +167,27 @@ uint64_t normalizer_growth(const std::vector<NormalizerStep>& steps) {
   return f.per_byte();
 }
 
+uint64_t normalizer_shrink(const std::vector<NormalizerStep>& steps) {
+  uint64_t k = 1;
+  for (const auto& st : steps) {
+    switch (st.kind) {
+      case NormalizerStep::Kind::Prepend:
+      case NormalizerStep::Kind::Identity:
+        break;
+      case NormalizerStep::Kind::Replace:
+        if (st.regex || st.content.empty()) return 0;
+        if (st.content.size() < st.text.size()) k = sat_mul(k, ceil_div(st.text.size(), st.content.size()));
+        break;
+      case NormalizerStep::Kind::Lowercase:
+        k = sat_mul(k, 3);  // U+212A KELVIN SIGN (3 bytes) -> 'k'
+        break;
+      case NormalizerStep::Kind::Strip:
+        return 0;
+    }
+  }
+  return k;
+}
+
 uint64_t decoder_growth(const std::vector<DecoderStep>& steps) {
   Affine f;
   for (const auto& st : steps) {

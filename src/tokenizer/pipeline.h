@@ -33,6 +33,9 @@ std::string normalize(const std::vector<NormalizerStep>& steps, std::string s);
 // that memory for a text stays proportional to it.
 inline constexpr uint64_t kMaxTextGrowth = 64;
 uint64_t normalizer_growth(const std::vector<NormalizerStep>& steps);
+// How much a chain can shorten text: a segment of n bytes comes out at least n / shrink bytes, or
+// 0 when it may remove text without bound (Strip, Replace by a shorter or empty content via regex).
+uint64_t normalizer_shrink(const std::vector<NormalizerStep>& steps);
 
 // ---- pre-tokenizers ---------------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/tokenizer_data.h"
+#include "tokenizer/utf8.h"
 
 namespace mlxcel {
 
@@ -20,6 +22,83 @@ void check_id_bound(int64_t id, uint64_t limit, const std::string& where, std::s
                                              id < 0 ? "negative" : "larger than the file justifies", where, field,
                                              utf8_lossy(token.substr(0, 80)), id, limit, limit_why));
 }
+
+namespace {
+
+// Input bytes a vocabulary token stands for in the text the model sees: with a ByteLevel
+// pre-tokenizer each code point of the token is one byte; otherwise its UTF-8 length (an upper
+// bound: "▁" is 3 bytes for 1 input byte, "<0x41>" 6 for 1).
+uint64_t token_span(const std::string& t, bool byte_level) {
+  if (!byte_level || !is_valid_utf8(t)) return t.size();
+  uint64_t n = 0;
+  for (size_t pos = 0; pos < t.size();) {
+    if (byte_from_codepoint(next_codepoint(t, pos)) < 0) return t.size();
+    ++n;
+  }
+  return n;
+}
+
+// See Tokenizer::max_token_bytes(): 0 when text can vanish or fuse into one token without bound.
+uint64_t compute_max_token_bytes(const TokenizerData& d) {
+  const uint64_t shrink = normalizer_shrink(d.normalizers);
+  if (shrink == 0) return 0;
+  bool byte_level = false;
+  for (const auto& p : d.pre_tokenizers) {
+    if (p.kind == PreTokenizerStep::Kind::ByteLevel) {
+      byte_level = true;
+    } else if (p.kind != PreTokenizerStep::Kind::Metaspace && p.behavior == SplitBehavior::Removed) {
+      return 0;  // Split / Whitespace / WhitespaceSplit drop what they remove
+    }
+  }
+  const BpeModel& m = d.model;
+  // Every character must become at least one token: a byte-level alphabet or complete byte
+  // fallback (bytes that never occur in valid UTF-8 aside: encode repairs text first), else an
+  // unknown token that is not fused over runs.
+  auto impossible = [](int b) { return b == 0xC0 || b == 0xC1 || b >= 0xF5; };
+  bool covered = m.continuing_subword_prefix.empty() && m.end_of_word_suffix.empty();
+  uint64_t gap = 1;  // input bytes per covered byte
+  if (covered && byte_level) {
+    for (int b = 0; b < 256; ++b) {
+      std::string c;
+      append_utf8(c, byte_to_codepoint()[static_cast<size_t>(b)]);
+      if (impossible(b) || m.token_to_id.count(c)) continue;
+      // A missing lead byte is dropped, but its character keeps a continuation byte, which a
+      // token covers: at most one dropped byte per covered one.
+      if (b >= 0xC2) {
+        gap = 2;
+      } else {
+        covered = false;
+      }
+    }
+  } else if (covered) {
+    covered = m.byte_fallback;
+    for (int b = 0; b < 256; ++b) covered = covered && (impossible(b) || m.byte_token[static_cast<size_t>(b)] >= 0);
+  }
+  uint64_t in_normalized = 0;  // bytes of normalized text one token covers
+  if (!covered) {
+    if (m.unk_id < 0 || m.fuse_unk) return 0;
+    in_normalized = 4;  // one character
+  }
+  for (size_t id = 0; id < m.id_to_token.size(); ++id) {
+    if (m.present[id]) in_normalized = std::max(in_normalized, token_span(m.id_to_token[id], byte_level));
+  }
+  uint64_t in_input = 0;  // bytes of input text one added token covers
+  for (const auto& a : d.added) {
+    if (a.lstrip || a.rstrip) return 0;  // swallows a whitespace run of any length
+  }
+  for (const auto& a : d.added) {
+    if (a.normalized && !d.normalizers.empty()) {
+      in_normalized = std::max<uint64_t>(in_normalized, normalize(d.normalizers, a.content).size());
+    } else {
+      in_input = std::max<uint64_t>(in_input, a.content.size());
+    }
+  }
+  uint64_t r;
+  if (__builtin_mul_overflow(in_normalized, shrink, &r) || __builtin_mul_overflow(r, gap, &r)) return 0;
+  return std::max<uint64_t>({in_input, r, 1});
+}
+
+}  // namespace
 
 void TokenizerData::finalize() {
   model.finalize();
@@ -74,6 +153,7 @@ void TokenizerData::finalize() {
     if (!model.byte_fallback) lossless = false;
     for (int32_t t : model.byte_token) lossless = lossless && t >= 0;
   }
+  max_token_bytes = compute_max_token_bytes(*this);
 }
 
 }  // namespace tok
@@ -167,6 +247,11 @@ bool Tokenizer::adds_bos() const { return d_->bos && !d_->prefix_ids.empty() && 
 bool Tokenizer::adds_eos() const { return d_->eos && !d_->suffix_ids.empty() && d_->suffix_ids.back() == *d_->eos; }
 bool Tokenizer::is_special(int32_t id) const { return known(*d_, id) && d_->special[static_cast<size_t>(id)]; }
 bool Tokenizer::is_lossless() const { return d_->lossless; }
+uint64_t Tokenizer::max_token_bytes() const { return d_->max_token_bytes; }
+uint64_t Tokenizer::min_token_count(uint64_t text_bytes) const {
+  const uint64_t m = d_->max_token_bytes;
+  return m == 0 ? 0 : text_bytes / m + (text_bytes % m != 0);
+}
 const std::string& Tokenizer::description() const { return d_->description; }
 
 Tokenizer Tokenizer::from_path(const std::string& path) {

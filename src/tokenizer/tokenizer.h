@@ -78,6 +78,17 @@ class Tokenizer {
   // back to an unknown token (no byte-level vocabulary, no complete byte fallback) or a Lowercase /
   // Strip normalizer forgets text.
   bool is_lossless() const;
+  // The most bytes of input text one token can stand for (the longest vocabulary entry as input
+  // bytes, the longest added token, the normalizers' worst shrinking taken into account), so that
+  // encode(text) yields at least ceil(text.size() / max_token_bytes()) ids besides BOS/EOS: a
+  // cheap lower bound for refusing a prompt that cannot fit a context before tokenizing it.
+  // 0 when no such bound exists: text may vanish or fuse into one token without limit (Strip or
+  // regex Replace normalizers, pre-tokenizers that remove text, added tokens with lstrip/rstrip
+  // that swallow whitespace runs, a fused unknown token, characters with no token). Computed at
+  // load.
+  uint64_t max_token_bytes() const;
+  // ceil(text_bytes / max_token_bytes()), or 0 when max_token_bytes() is 0.
+  uint64_t min_token_count(uint64_t text_bytes) const;
   // Human description of the format, e.g. "tokenizer.json (BPE, byte-level)".
   const std::string& description() const;
 

@@ -42,6 +42,7 @@ struct TokenizerData {
   AddedTokenMatcher raw_matcher;         // tokens with normalized == false, found in the input
   AddedTokenMatcher normalized_matcher;  // tokens with normalized == true, in normalized text
   bool lossless = true;
+  uint64_t max_token_bytes = 0;          // Tokenizer::max_token_bytes()
 
   // Builds the tables; throws FormatError on an added token whose id clashes with a different
   // vocabulary token or lies beyond model ids + added tokens + kIdSlack, or post-processor ids
