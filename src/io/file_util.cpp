@@ -7,10 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <random>
+#include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/checked.h"
+#include "core/json_input.h"
 #include "mlxcel/errors.h"
 
 namespace mlxcel::io {
@@ -110,6 +114,180 @@ void AtomicWriter::commit() {
     throw IoError(component_, fmt::format("cannot rename {} to {} ({})", tmp_path_, path_,
                                           std::strerror(errno)));
   }
+  committed_ = true;
+}
+
+std::string read_small_file(const std::string& path, uint64_t max_bytes, const std::string& component,
+                            std::string_view what) {
+  ReadFile f(path, component);
+  if (f.size() > max_bytes) {
+    throw FormatError(component, fmt::format("{} too large: {} bytes, the limit is {} ({}, size, {})",
+                                             what, f.size(), max_bytes, path, f.size()));
+  }
+  std::string text(f.size(), '\0');
+  f.read_exact(0, text.data(), text.size());
+  return text;
+}
+
+namespace {
+
+// Tracks the member path while nlohmann's SAX parser walks a document, and stops at the error.
+class FieldTracker : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::string field() const {
+    std::string out;
+    for (const Level& l : stack_) {
+      if (l.object) {
+        if (l.has_key) out += (out.empty() ? "" : ".") + printable(l.key, 80);
+      } else if (l.index > 0) {
+        out += fmt::format("[{}]", l.index - 1);
+      }
+    }
+    if (out.size() > 200) out = out.substr(0, 200) + "...";
+    return out.empty() ? "(document)" : out;
+  }
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override {
+    if (stack_.size() >= kMaxJsonDepth) return false;  // the depth is the error
+    value();
+    stack_.push_back({true, {}, false, 0});
+    return true;
+  }
+  bool key(string_t& k) override {
+    stack_.back().key = k;
+    stack_.back().has_key = true;
+    return true;
+  }
+  bool end_object() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (stack_.size() >= kMaxJsonDepth) return false;
+    value();
+    stack_.push_back({false, {}, false, 0});
+    return true;
+  }
+  bool end_array() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    // An array element that failed to parse is the next one.
+    if (!stack_.empty() && !stack_.back().object) ++stack_.back().index;
+    return false;
+  }
+
+ private:
+  struct Level {
+    bool object;
+    std::string key;
+    bool has_key;
+    uint64_t index;  // array elements seen so far (the current one is index - 1)
+  };
+  bool value() {
+    if (!stack_.empty() && !stack_.back().object) ++stack_.back().index;
+    return true;
+  }
+  std::vector<Level> stack_;
+};
+
+}  // namespace
+
+std::string json_error_field(std::string_view text) {
+  FieldTracker t;
+  try {
+    nlohmann::json::sax_parse(text, &t);
+  } catch (const std::exception&) {
+    // sax_parse reports through parse_error; anything else leaves the path as far as it got.
+  }
+  return t.field();
+}
+
+StagedDir::StagedDir(const std::string& out_dir, std::string component)
+    : out_dir_(out_dir), component_(std::move(component)) {
+  namespace fs = std::filesystem;
+  fs::path out = fs::path(out_dir).lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();  // "dir/" -> "dir"
+  out_dir_ = out.string();
+  fs::path parent = out.parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) {
+    throw IoError(component_, fmt::format("cannot create directory ({}: {})", parent.string(),
+                                          ec.message()));
+  }
+  // mkdir (not mkdtemp) so the directory gets the usual permissions under the umask.
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string candidate =
+        (parent / fmt::format(".{}.staging-{:08x}", out.filename().string(), rd())).string();
+    if (::mkdir(candidate.c_str(), 0777) == 0) {
+      staging_ = candidate;
+      return;
+    }
+    if (errno != EEXIST) {
+      throw IoError(component_, fmt::format("cannot create staging directory ({}: {})", candidate,
+                                            std::strerror(errno)));
+    }
+  }
+  throw IoError(component_, fmt::format("cannot create a staging directory beside {}", out_dir));
+}
+
+StagedDir::~StagedDir() {
+  if (committed_ || staging_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(staging_, ec);
+}
+
+std::string StagedDir::file(const std::string& name) const {
+  return (std::filesystem::path(staging_) / name).string();
+}
+
+void StagedDir::commit() {
+  namespace fs = std::filesystem;
+  // One step when out_dir is absent or an empty directory (rename replaces an empty directory).
+  if (::rename(staging_.c_str(), out_dir_.c_str()) == 0) {
+    committed_ = true;
+    return;
+  }
+  const int err = errno;
+  std::error_code dir_ec;
+  if (!fs::is_directory(out_dir_, dir_ec)) {  // follows a symlink to a directory
+    throw IoError(component_, fmt::format("cannot rename {} to {} ({})", staging_, out_dir_,
+                                          std::strerror(err)));
+  }
+  // out_dir holds other files (or is a symlink to a directory): move ours in beside them.
+  std::error_code ec;
+  std::vector<fs::path> names;
+  for (const auto& entry : fs::directory_iterator(staging_, ec)) names.push_back(entry.path());
+  if (ec) {
+    throw IoError(component_, fmt::format("cannot list staging directory ({}: {})", staging_,
+                                          ec.message()));
+  }
+  // Refuse what would fail half way (a directory where a file goes) before moving anything.
+  for (const fs::path& from : names) {
+    const fs::path target = fs::path(out_dir_) / from.filename();
+    if (fs::is_directory(fs::symlink_status(target, ec))) {
+      throw IoError(component_, fmt::format("cannot replace directory {} with a file", target.string()));
+    }
+  }
+  for (const fs::path& from : names) {
+    const fs::path target = fs::path(out_dir_) / from.filename();
+    if (::rename(from.c_str(), target.c_str()) != 0) {
+      throw IoError(component_, fmt::format("cannot move {} to {} ({})", from.string(),
+                                            target.string(), std::strerror(errno)));
+    }
+  }
+  fs::remove(staging_, ec);
   committed_ = true;
 }
 

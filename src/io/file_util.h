@@ -54,6 +54,43 @@ class AtomicWriter {
   bool committed_ = false;
 };
 
+// The whole of a small regular file (a config, an index, a profile), for parsing. IoError when it
+// cannot be opened or read or is not a regular file (a FIFO or /dev/zero would never end);
+// FormatError when it is larger than max_bytes, before anything is read.
+std::string read_small_file(const std::string& path, uint64_t max_bytes, const std::string& component,
+                            std::string_view what);
+
+// Where a JSON text that failed to parse goes wrong, for messages: the dotted path of the member
+// being read ("text_config.rope_theta", "layers[3]"), or "(document)" at the top level. Only
+// called after try_parse_json has rejected the text, so its depth is already known to be sane;
+// the walk is nlohmann's iterative SAX parser and allocates only the path.
+std::string json_error_field(std::string_view text);
+
+// A directory of outputs that appears whole or not at all. Files are written into a hidden
+// staging directory beside `out_dir` ("<parent>/.<name>.staging-XXXXXX"); commit() renames it to
+// out_dir in one step when out_dir is absent or empty, and otherwise moves its files into out_dir
+// one by one (replacing same-named files; a same-named directory is refused before anything
+// moves). Destroyed without commit() (an exception), the staging directory and everything in it
+// are removed and out_dir is left as it was.
+class StagedDir {
+ public:
+  StagedDir(const std::string& out_dir, std::string component);
+  ~StagedDir();
+  StagedDir(const StagedDir&) = delete;
+  StagedDir& operator=(const StagedDir&) = delete;
+
+  // Where to write: the staging directory.
+  const std::string& path() const { return staging_; }
+  std::string file(const std::string& name) const;
+  void commit();
+
+ private:
+  std::string out_dir_;
+  std::string staging_;
+  std::string component_;
+  bool committed_ = false;
+};
+
 // File-derived text made safe for a message: printable ASCII kept, other bytes as \xNN,
 // cut after `max_len` bytes.
 std::string printable(std::string_view s, size_t max_len = 200);
