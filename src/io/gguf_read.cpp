@@ -22,6 +22,11 @@ constexpr uint64_t kMaxHeaderBytes = 512ull << 20;
 constexpr int kMaxArrayDepth = 16;
 constexpr uint64_t kChunk = 64 << 10;
 constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
+// Array elements kept as JSON across the whole file. A kept element costs 16 bytes of JSON or
+// more for as little as 1 byte of file, so without a cap a 512 MiB header could ask for 8 GiB.
+// The largest real vocabularies (262,144 tokens, with scores and token types: ~800,000 kept
+// elements, plus merges) stay far below 2^23.
+constexpr uint64_t kMaxKeptArrayElems = 1ull << 23;
 // Smallest encodings, used both to reject impossible counts and to bound read-ahead.
 constexpr uint64_t kMinKv = 8 + 4 + 1;             // empty key, type, 1-byte value
 constexpr uint64_t kMinTensorInfo = 8 + 4 + 4 + 8;  // empty name, n_dims 0, type, offset
@@ -258,7 +263,18 @@ class Parser {
       fail(fmt::format("array length {} of {} exceeds the {} bytes left in the file ({}, offset {})",
                        n, type_name(et), r_.remaining(), key_ctx(), r_.pos() - 8));
     }
+    if (*bytes > kMaxHeaderBytes - std::min(kMaxHeaderBytes, r_.pos())) {
+      fail(fmt::format("array length {} of {} runs past the {}-byte header limit ({}, offset {})", n,
+                       type_name(et), kMaxHeaderBytes, key_ctx(), r_.pos() - 8));
+    }
     bool keep_elems = keep && n <= opt_.max_array_elems_kept;
+    if (keep_elems) {
+      kept_elems_ += n;  // n <= 2^29 here, so the sum cannot wrap
+      if (kept_elems_ > kMaxKeptArrayElems) {
+        fail(fmt::format("arrays hold more than {} elements in total ({}, array length, {})",
+                         kMaxKeptArrayElems, key_ctx(), n));
+      }
+    }
     if (!keep_elems && *fixed > 0) {
       r_.skip(*bytes, "array");
       return elided(et, n);
@@ -376,6 +392,7 @@ class Parser {
   HeaderReader r_;
   const GgufReadOptions& opt_;
   uint64_t tensor_count_ = 0;
+  uint64_t kept_elems_ = 0;
   const std::string* key_ = nullptr;
 };
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checked.h"
+#include "core/json_input.h"
 #include "io/file_util.h"
 #include "mlxcel/errors.h"
 
@@ -18,6 +19,8 @@ namespace {
 constexpr const char* kComponent = "safetensors";
 // The limit the reference safetensors implementation puts on the JSON header.
 constexpr uint64_t kMaxHeaderLen = 100'000'000;
+// Dimensions per tensor: NumPy's classic limit; model weights have 1 to 5.
+constexpr size_t kMaxRank = 32;
 
 [[noreturn]] void fail(const std::string& msg) { throw FormatError(kComponent, msg); }
 
@@ -49,6 +52,10 @@ TensorSpec parse_entry(const std::string& path, const std::string& name, const n
 
   auto sh = e.find("shape");
   if (sh == e.end() || !sh->is_array()) fail(fmt::format("missing or non-array shape ({}, shape)", ctx));
+  if (sh->size() > kMaxRank) {
+    fail(fmt::format("shape has {} dimensions, more than the limit of {} ({}, shape, {} dimensions)",
+                     sh->size(), kMaxRank, ctx, sh->size()));
+  }
   for (const auto& d : *sh) {
     auto v = as_u64(d);
     if (!v) {
@@ -130,12 +137,13 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
     fail(fmt::format("header is not valid UTF-8 ({}, header byte {})", path, bad));
   }
   if (text.empty() || text[0] != '{') fail(fmt::format("header does not start with '{{' ({})", path));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(fmt::format("header is not valid JSON ({}: {})", path, io::printable(e.what())));
+  std::string why;
+  std::optional<nlohmann::json> parsed = try_parse_json(text, &why);
+  if (!parsed) {
+    fail(fmt::format("header is not valid JSON ({}, {}, {})", path, io::json_error_field(text),
+                     io::printable(why)));
   }
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) fail(fmt::format("header is not a JSON object ({})", path));
 
   for (const auto& [key, value] : j.items()) {
@@ -185,12 +193,13 @@ SafetensorsIndex read_safetensors_index(const std::string& path) {
   if (!io::valid_utf8(text, &bad)) {
     throw FormatError(kIdx, fmt::format("index is not valid UTF-8 ({}, byte {})", path, bad));
   }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError(kIdx, fmt::format("index is not valid JSON ({}: {})", path, io::printable(e.what())));
+  std::string why;
+  std::optional<nlohmann::json> parsed = try_parse_json(text, &why);
+  if (!parsed) {
+    throw FormatError(kIdx, fmt::format("index is not valid JSON ({}, {}, {})", path,
+                                        io::json_error_field(text), io::printable(why)));
   }
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) throw FormatError(kIdx, fmt::format("index is not a JSON object ({})", path));
 
   SafetensorsIndex idx;
