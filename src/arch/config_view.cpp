@@ -2,10 +2,10 @@
 
 #include <array>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "arch/registry.h"
+#include "core/json_input.h"
+#include "io/file_util.h"
 #include "mlxcel/errors.h"
 
 namespace mlxcel {
@@ -160,20 +160,18 @@ std::optional<std::vector<std::string>> ConfigView::get_string_list(
 }  // namespace arch
 
 nlohmann::json read_config_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("arch", "cannot open config (" + path + ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("arch", "cannot read config (" + path + ")");
-  const std::string text = ss.str();
-  try {
-    // nlohmann rejects invalid UTF-8 in strings while parsing, so one catch covers both.
-    auto j = nlohmann::json::parse(text);
-    if (!j.is_object()) throw FormatError("arch", "config is not a JSON object (" + path + ")");
-    return j;
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("arch", std::string("invalid JSON in config (") + path + ", " + e.what() + ")");
+  // Real configs are a few kilobytes (the largest, with per-layer lists, well under 1 MiB).
+  constexpr uint64_t kMaxConfigBytes = 16ull << 20;
+  const std::string text = io::read_small_file(path, kMaxConfigBytes, "arch", "config");
+  // nlohmann rejects invalid UTF-8 in strings while parsing, so the one check covers both.
+  std::string why;
+  std::optional<nlohmann::json> j = try_parse_json(text, &why);
+  if (!j) {
+    throw FormatError("arch", "invalid JSON in config (" + path + ", " +
+                                  io::json_error_field(text) + ", " + io::printable(why) + ")");
   }
+  if (!j->is_object()) throw FormatError("arch", "config is not a JSON object (" + path + ")");
+  return std::move(*j);
 }
 
 nlohmann::json normalize_config(const nlohmann::json& config) {

@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "arch/family.h"
+#include "arch/limits.h"
 #include "arch/registry.h"
 #include "core/checked.h"
 #include "mlxcel/errors.h"
@@ -20,20 +23,35 @@ constexpr std::string_view kFlags[] = {
     "post_ln",  "minimax_qk_norm", "m_proj_bias", "m_conv_bias", "moe_latent", "conv_bias",
 };
 
+// ConfigError when a count or width is past its plausibility bound (arch/limits.h); `what` names
+// the unit ("layers", "experts").
+void check_bound(const ConfigView& cv, std::string_view canonical, uint64_t value, uint64_t max,
+                 std::string_view what) {
+  if (value <= max) return;
+  std::string field = cv.spelling(canonical);
+  if (field.empty()) field = std::string(canonical);
+  throw ConfigError("arch", fmt::format("implausible {}: {} is more than the {} {} any real model "
+                                        "comes near ({}, {}, {})",
+                                        field, value, max, what, cv.name(), field, value));
+}
 
 void derive_common(const ConfigView& cv, const Family& f, ModelPlan& p, uint64_t num_layers) {
   auto& e = p.env;
   for (auto flag : kFlags) e[std::string(flag)] = 0;
   e["layers"] = num_layers;
   e["hidden"] = cv.require_u64("hidden_size");
+  check_bound(cv, "hidden_size", e["hidden"], kMaxWidth, "elements");
   e["vocab"] = cv.require_u64("vocab_size");
+  check_bound(cv, "vocab_size", e["vocab"], kMaxWidth, "tokens");
   const uint64_t heads = cv.require_u64("num_attention_heads");
+  check_bound(cv, "num_attention_heads", heads, kMaxHeads, "heads");
   const uint64_t kv = cv.u64_or("num_key_value_heads", heads);
   if (kv == 0 || heads % kv != 0)
     cv.fail(cv.spelling("num_key_value_heads"),
             "must divide num_attention_heads (" + std::to_string(heads) + "), got " +
                 std::to_string(kv));
   uint64_t head_dim = cv.u64_or("head_dim", 0);
+  check_bound(cv, "head_dim", head_dim, kMaxHeadDim, "elements");
   if (head_dim == 0) {
     if (e["hidden"] % heads != 0)
       cv.fail("head_dim", "absent and hidden_size is not a multiple of num_attention_heads");
@@ -47,10 +65,14 @@ void derive_common(const ConfigView& cv, const Family& f, ModelPlan& p, uint64_t
   e["kv_dim"] = dim_mul(cv, "head_dim", kv, head_dim);
   e["inter"] = f.needs_intermediate ? cv.require_u64("intermediate_size")
                                     : cv.u64_or("intermediate_size", 0);
+  check_bound(cv, "intermediate_size", e["inter"], kMaxWidth, "elements");
   e["experts"] = cv.u64_or("num_experts", 0);
+  check_bound(cv, "num_experts", e["experts"], kMaxExperts, "experts per layer");
   e["top_k"] = cv.u64_or("num_experts_per_tok", 0);
   e["moe_inter"] = cv.u64_or("moe_intermediate_size", e["inter"]);
+  check_bound(cv, "moe_intermediate_size", e["moe_inter"], kMaxWidth, "elements");
   e["shared_inter"] = cv.u64_or("shared_expert_intermediate_size", 0);
+  check_bound(cv, "shared_expert_intermediate_size", e["shared_inter"], kMaxWidth, "elements");
   e["has_shared"] = e["shared_inter"] > 0 ? 1 : 0;
   e["tie"] = cv.bool_or("tie_word_embeddings", f.tie_default) ? 1 : 0;
   const bool attn_bias = cv.bool_or("attention_bias", false);
@@ -370,6 +392,8 @@ ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_na
   if (f->mixer == MixerRule::HybridPattern) {
     n = hybrid_pattern(cv).size();
     if (n == 0) cv.fail("hybrid_override_pattern", "is empty");
+    check_bound(cv, cv.find("hybrid_override_pattern") ? "hybrid_override_pattern" : "layers_block_type",
+                n, kMaxLayers, "layers");
     if (auto declared = cv.get_u64("num_hidden_layers"); declared && *declared != n)
       cv.fail("num_hidden_layers", "is " + std::to_string(*declared) +
                                        " but hybrid_override_pattern has " + std::to_string(n) +
@@ -377,16 +401,12 @@ ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_na
   } else {
     n = cv.require_u64("num_hidden_layers");
   }
-  // A layer list is materialized per layer; refuse absurd counts before allocating.
-  if (n > 100000) cv.fail("num_hidden_layers", "implausible layer count " + std::to_string(n));
+  // Layers are planned and their tensors listed one by one: refuse absurd counts first.
+  check_bound(cv, "num_hidden_layers", n, kMaxLayers, "layers");
 
   derive_common(cv, *f, p, n);
   if (f->derive) f->derive(cv, p);
-  // Tensors are listed per layer and expert; refuse counts no real model has before listing.
-  if (p.env["experts"] > 65536 || n * (p.env["experts"] + 1) > 4000000)
-    cv.fail(cv.spelling("num_experts").empty() ? "num_experts" : cv.spelling("num_experts"),
-            "implausible expert count " + std::to_string(p.env["experts"]) + " x " +
-                std::to_string(n) + " layers");
+  check_bound(cv, "num_experts", p.env["experts"], kMaxExperts, "experts per layer");
 
   p.layers.assign(n, LayerPlan{});
   auto types = cv.get_string_list("layer_types");
@@ -450,6 +470,24 @@ ModelPlan derive_plan(const nlohmann::json& config, const std::string& config_na
                              " MTP layer(s) as in the published checkpoint");
     }
     if (p.mtp_layers > 64) cv.fail("num_nextn_predict_layers", "implausible MTP layer count");
+  }
+  // Every routed expert of every MoE layer (MTP layers are MoE when the model is) gets its own
+  // tensors in the spec: bound the total before anything lists them.
+  if (p.env["experts"] > 0) {
+    const uint64_t moe_layers =
+        static_cast<uint64_t>(std::count_if(p.layers.begin(), p.layers.end(),
+                                            [](const LayerPlan& l) { return l.ffn == FfnKind::Moe; })) +
+        p.mtp_layers;
+    const uint64_t expert_layers = p.env["experts"] * moe_layers;  // <= 4096 x 4160
+    if (expert_layers > kMaxExpertLayers) {
+      const std::string field =
+          cv.spelling("num_experts").empty() ? "num_experts" : cv.spelling("num_experts");
+      throw ConfigError("arch", fmt::format("implausible expert count: {} experts x {} MoE layers = {} "
+                                            "expert-layers, more than the {} any real model comes "
+                                            "near ({}, {}, {})",
+                                            p.env["experts"], moe_layers, expert_layers,
+                                            kMaxExpertLayers, cv.name(), field, p.env["experts"]));
+    }
   }
   return p;
 }

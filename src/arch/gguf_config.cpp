@@ -3,6 +3,7 @@
 // dims and caches come from here.
 #include <algorithm>
 
+#include "arch/limits.h"
 #include "arch/registry.h"
 #include "io/gguf.h"
 #include "mlxcel/errors.h"
@@ -132,6 +133,12 @@ nlohmann::json config_from_gguf(const GgufFile& g) {
   };
 
   const uint64_t blocks = need("block_count");
+  // Per-layer arrays and patterns below are built block by block: bound the count first.
+  if (blocks > arch::kMaxLayers)
+    throw ConfigError("arch", "implausible block_count: " + std::to_string(blocks) +
+                                  " is more than the " + std::to_string(arch::kMaxLayers) +
+                                  " layers any real model comes near (" + g.path + ", " + arch +
+                                  ".block_count, " + std::to_string(blocks) + ")");
   // MTP ("nextn") blocks are counted in block_count but are not decoder layers.
   const uint64_t nextn = m.u64("nextn_predict_layers").value_or(0);
   if (nextn >= blocks) throw ConfigError("arch", "nextn_predict_layers >= block_count (" + g.path + ")");
