@@ -158,7 +158,10 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
 }
 
 void BpeModel::merge_segment(std::string_view word, std::vector<int32_t>& out) const {
-
+  // Symbols are indexed by int32.
+  if (word.size() > static_cast<size_t>(INT32_MAX)) {
+    throw FormatError("tokenizer", fmt::format("a pre-tokenized word of {} bytes is beyond 2^31 bytes", word.size()));
+  }
   std::vector<Symbol> syms;
   syms.reserve(word.size());
   std::string buf;

@@ -61,6 +61,7 @@ Llama2cVocab read_llama2c_vocab(const std::string& path) {
   uint64_t off = 4;
   while (off < bytes.size()) {
     const size_t id = v.tokens.size();
+    if (id > static_cast<size_t>(INT32_MAX)) throw fail(fmt::format("more than 2^31 tokens at offset {}", off));
     const auto header_end = checked_add(off, 8);
     if (!header_end || *header_end > bytes.size()) {
       throw fail(fmt::format("truncated entry for token {}: {} bytes left at offset {}, need 8 for score and length",
