@@ -24,6 +24,9 @@ struct Expr {
   virtual ~Expr() = default;
   ExprKind kind;
   size_t offset;
+  // Levels of expressions from here down (1 for a leaf). The parser refuses trees taller than
+  // its limit, so evaluating and destroying a tree cannot exhaust the stack.
+  int height = 1;
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -102,6 +105,91 @@ struct TestExpr : Expr {
   bool negated;
   CallArgsExpr args;
 };
+
+// Calls f(const Expr&) for each direct subexpression of e.
+template <typename F>
+void for_each_child(const Expr& e, F&& f) {
+  auto one = [&](const ExprPtr& p) {
+    if (p) f(*p);
+  };
+  auto args = [&](const CallArgsExpr& a) {
+    for (const auto& p : a.positional) one(p);
+    for (const auto& kv : a.keyword) one(kv.second);
+    one(a.star_args);
+    one(a.star_kwargs);
+  };
+  switch (e.kind) {
+    case ExprKind::Literal:
+    case ExprKind::Name: return;
+    case ExprKind::List:
+    case ExprKind::Tuple:
+    case ExprKind::Concat:
+    case ExprKind::And:
+    case ExprKind::Or:
+    case ExprKind::Not:
+    case ExprKind::Neg:
+    case ExprKind::Pos:
+      for (const auto& p : static_cast<const SeqExpr&>(e).items) one(p);
+      return;
+    case ExprKind::Dict:
+      for (const auto& [k, v] : static_cast<const DictExpr&>(e).items) {
+        one(k);
+        one(v);
+      }
+      return;
+    case ExprKind::Binary: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      one(b.left);
+      one(b.right);
+      return;
+    }
+    case ExprKind::Compare: {
+      const auto& c = static_cast<const CompareExpr&>(e);
+      one(c.first);
+      for (const auto& r : c.rest) one(r.second);
+      return;
+    }
+    case ExprKind::Cond: {
+      const auto& c = static_cast<const CondExpr&>(e);
+      one(c.then);
+      one(c.cond);
+      one(c.otherwise);
+      return;
+    }
+    case ExprKind::Attr: one(static_cast<const AttrExpr&>(e).object); return;
+    case ExprKind::Item: {
+      const auto& i = static_cast<const ItemExpr&>(e);
+      one(i.object);
+      one(i.index);
+      return;
+    }
+    case ExprKind::Slice: {
+      const auto& s = static_cast<const SliceExpr&>(e);
+      one(s.start);
+      one(s.stop);
+      one(s.step);
+      return;
+    }
+    case ExprKind::Call: {
+      const auto& c = static_cast<const CallExpr&>(e);
+      one(c.callee);
+      args(c.args);
+      return;
+    }
+    case ExprKind::Filter: {
+      const auto& fe = static_cast<const FilterExpr&>(e);
+      one(fe.input);
+      args(fe.args);
+      return;
+    }
+    case ExprKind::Test: {
+      const auto& t = static_cast<const TestExpr&>(e);
+      one(t.input);
+      args(t.args);
+      return;
+    }
+  }
+}
 
 enum class StmtKind {
   Text, Output, If, For, Set, SetAttr, SetBlock, Macro, CallBlock, FilterBlock, Break, Continue,

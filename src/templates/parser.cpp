@@ -1,6 +1,8 @@
 #include "templates/parser.h"
 
+#include <algorithm>
 #include <initializer_list>
+#include <string>
 
 #include "mlxcel/errors.h"
 
@@ -80,11 +82,29 @@ class Parser {
 
   struct DepthGuard {
     DepthGuard(Parser& p) : p_(p) {
-      if (++p_.depth_ > p_.opt_.max_depth) p_.error("template is nested too deeply");
+      if (p_.depth_ >= p_.opt_.max_depth) {
+        p_.error("template is nested too deeply (more than " + std::to_string(p_.opt_.max_depth) +
+                 " levels, max_nesting_depth)");
+      }
+      ++p_.depth_;
     }
     ~DepthGuard() { --p_.depth_; }
     Parser& p_;
   };
+
+  // Every expression node is passed through here once its children are attached: loops build
+  // left-leaning chains (a|f|g|..., a.b.c..., 1+1+...) without recursing, so the recursion guard
+  // alone does not bound how tall a tree gets.
+  ExprPtr finish(ExprPtr e) {
+    int h = 0;
+    for_each_child(*e, [&h](const Expr& c) { h = std::max(h, c.height); });
+    e->height = h + 1;
+    if (e->height > opt_.max_depth) {
+      error_at(e->offset, "expression nested too deeply (more than " +
+                              std::to_string(opt_.max_depth) + " levels, max_nesting_depth)");
+    }
+    return e;
+  }
 
   // Unknown filters and tests are errors at parse time, except inside `if` conditions and
   // bodies (and conditional expressions), where Jinja defers the check to when they run.
@@ -355,7 +375,7 @@ class Parser {
       c->then = std::move(e);
       c->cond = parse_or();
       if (accept_name("else")) c->otherwise = parse_condexpr();
-      e = std::move(c);
+      e = finish(std::move(c));
     }
     return e;
   }
@@ -364,7 +384,7 @@ class Parser {
     auto s = std::make_unique<SeqExpr>(kind, off);
     s->items.push_back(std::move(left));
     s->items.push_back(std::move(right));
-    return s;
+    return finish(std::move(s));
   }
 
   ExprPtr parse_or() {
@@ -393,7 +413,7 @@ class Parser {
       auto s = std::make_unique<SeqExpr>(ExprKind::Not, cur().offset);
       advance();
       s->items.push_back(parse_not());
-      return s;
+      return finish(std::move(s));
     }
     return parse_compare();
   }
@@ -424,7 +444,7 @@ class Parser {
       }
       cmp->rest.emplace_back(op, parse_math1());
     }
-    if (cmp) return cmp;
+    if (cmp) return finish(std::move(cmp));
     return first;
   }
 
@@ -434,7 +454,7 @@ class Parser {
       const BinaryOp op = is_op("+") ? BinaryOp::Add : BinaryOp::Sub;
       const size_t off = cur().offset;
       advance();
-      e = std::make_unique<BinaryExpr>(off, op, std::move(e), parse_concat());
+      e = finish(std::make_unique<BinaryExpr>(off, op, std::move(e), parse_concat()));
     }
     return e;
   }
@@ -446,7 +466,7 @@ class Parser {
     auto s = std::make_unique<SeqExpr>(ExprKind::Concat, off);
     s->items.push_back(std::move(e));
     while (accept_op("~")) s->items.push_back(parse_math2());
-    return s;
+    return finish(std::move(s));
   }
 
   ExprPtr parse_math2() {
@@ -460,7 +480,7 @@ class Parser {
       else break;
       const size_t off = cur().offset;
       advance();
-      e = std::make_unique<BinaryExpr>(off, op, std::move(e), parse_pow());
+      e = finish(std::make_unique<BinaryExpr>(off, op, std::move(e), parse_pow()));
     }
     return e;
   }
@@ -470,7 +490,7 @@ class Parser {
     while (is_op("**")) {
       const size_t off = cur().offset;
       advance();
-      e = std::make_unique<BinaryExpr>(off, BinaryOp::Pow, std::move(e), parse_unary(true));
+      e = finish(std::make_unique<BinaryExpr>(off, BinaryOp::Pow, std::move(e), parse_unary(true)));
     }
     return e;
   }
@@ -482,7 +502,7 @@ class Parser {
       auto s = std::make_unique<SeqExpr>(is_op("-") ? ExprKind::Neg : ExprKind::Pos, cur().offset);
       advance();
       s->items.push_back(parse_unary(false));
-      e = std::move(s);
+      e = finish(std::move(s));
     } else {
       e = parse_primary();
     }
@@ -572,7 +592,7 @@ class Parser {
       if (!tuple->items.empty()) return std::move(tuple->items[0]);
       if (!explicit_parens) error("expected an expression, got " + describe(cur()));
     }
-    return tuple;
+    return finish(std::move(tuple));
   }
 
   ExprPtr parse_list() {
@@ -584,7 +604,7 @@ class Parser {
       s->items.push_back(parse_expression(true));
     }
     expect_op("]");
-    return s;
+    return finish(std::move(s));
   }
 
   ExprPtr parse_dict() {
@@ -599,7 +619,7 @@ class Parser {
       d->items.emplace_back(std::move(k), std::move(v));
     }
     expect_op("}");
-    return d;
+    return finish(std::move(d));
   }
 
   ExprPtr parse_postfix(ExprPtr e) {
@@ -608,12 +628,12 @@ class Parser {
         const size_t off = cur().offset;
         advance();
         if (cur().type == TokenType::Name) {
-          e = std::make_unique<AttrExpr>(off, std::move(e), cur().text);
+          e = finish(std::make_unique<AttrExpr>(off, std::move(e), cur().text));
           advance();
         } else if (cur().type == TokenType::Int) {
           auto idx = std::make_unique<LiteralExpr>(cur().offset, Value::integer(cur().int_value));
           advance();
-          e = std::make_unique<ItemExpr>(off, std::move(e), std::move(idx));
+          e = finish(std::make_unique<ItemExpr>(off, std::move(e), std::move(idx)));
         } else {
           error("expected an attribute name, got " + describe(cur()));
         }
@@ -634,9 +654,9 @@ class Parser {
         } else {
           auto t = std::make_unique<SeqExpr>(ExprKind::Tuple, off);
           t->items = std::move(subs);
-          index = std::move(t);
+          index = finish(std::move(t));
         }
-        e = std::make_unique<ItemExpr>(off, std::move(e), std::move(index));
+        e = finish(std::make_unique<ItemExpr>(off, std::move(e), std::move(index)));
       } else if (is_op("(")) {
         e = parse_call(std::move(e));
       } else {
@@ -659,7 +679,7 @@ class Parser {
     if (accept_op(":")) {
       if (!is_op("]") && !is_op(",")) s->step = parse_expression(true);
     }
-    return s;
+    return finish(std::move(s));
   }
 
   void parse_call_args(CallArgsExpr& args) {
@@ -691,7 +711,7 @@ class Parser {
   ExprPtr parse_call(ExprPtr callee) {
     auto c = std::make_unique<CallExpr>(cur().offset, std::move(callee));
     parse_call_args(c->args);
-    return c;
+    return finish(std::move(c));
   }
 
   std::string dotted_name() {
@@ -712,7 +732,7 @@ class Parser {
       if (!soft_ && opt_.has_filter && !opt_.has_filter(name)) error_at(off, "no filter named '" + name + "'");
       auto f = std::make_unique<FilterExpr>(off, std::move(input), std::move(name));
       if (is_op("(")) parse_call_args(f->args);
-      input = std::move(f);
+      input = finish(std::move(f));
     }
     return input;
   }
@@ -748,7 +768,7 @@ class Parser {
       if (is_name("is")) error("cannot chain multiple tests with 'is'");
       t->args.positional.push_back(parse_postfix(parse_primary()));
     }
-    return t;
+    return finish(std::move(t));
   }
 
   const LexedTemplate& lx_;
