@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of fuzz/ (clang, ASan + UBSan) in build-fuzz/, prepares their
 # corpora, replays every regression input, then fuzzes each harness for SECONDS (default 30).
-# Prints per harness: executions, exec/s, corpus size, crashes. Exits 1 if anything crashed
-# (a regression input or a new finding), 2 on usage errors. See docs/reliability.md, "Fuzzing".
+# Prints per harness: executions, exec/s, coverage (edges), corpus (units/bytes as libFuzzer
+# counts them), crashes while fuzzing, and failing/total regression inputs. Exits 1 if anything
+# crashed (a regression input or a new finding), 2 on usage errors. See docs/reliability.md,
+# "Fuzzing".
 #
 #   scripts/fuzz.sh [--keep-going] [SECONDS] [HARNESS...]
 #
@@ -174,7 +176,7 @@ for h in "${HARNESSES[@]}"; do
   done
 
   # 2. Fuzzing.
-  execs=0 rate=0 found=0
+  execs=0 rate=0 found=0 cov=- corp=-
   if ((SECONDS_PER > 0)); then
     log=$d/logs/fuzz.log
     fopts=("${opts[@]}" -max_len="$max_len" -max_total_time="$SECONDS_PER" -print_final_stats=1
@@ -184,17 +186,17 @@ for h in "${HARNESSES[@]}"; do
     fi
     # New units found go into corpus/ next to the seeds.
     "$bin" "${fopts[@]}" "$d/corpus" >"$log" 2>&1 || true
-    if ((KEEP_GOING)); then
-      execs=$(grep -oE '^#[0-9]+' "$log" | tail -n1 | tr -d '#')
-      rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -n1 | grep -oE '[0-9]+' || echo 0)
-    else
-      execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-      rate=$(grep -oE 'stat::average_exec_per_sec: [0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-      if [ -z "$execs" ]; then  # stopped by a finding: the last status line
-        execs=$(grep -oE '^#[0-9]+' "$log" | tail -n1 | tr -d '#')
-        rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -n1 | grep -oE '[0-9]+' || echo 0)
-      fi
-    fi
+    # The last status line ("#N DONE cov: C ft: F corp: U/S exec/s: R ..."; in fork mode
+    # "#N: cov: C ft: F corp: U exec/s: R ...") and the final stats when libFuzzer printed them.
+    last=$(grep -E '^#[0-9]+:?[[:space:]]' "$log" | tail -n1)
+    execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$last")
+    cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
+    corp=$(sed -nE 's/.* corp: ([0-9]+(\/[0-9]+[a-zA-Z]*)?).*/\1/p' <<<"$last")
+    rate=$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$last")
+    x=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
+    [ -n "$x" ] && execs=$x
+    x=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
+    [ -n "$x" ] && rate=$x
     for a in "$d"/crashes/*; do
       [ -e "$a" ] || continue
       found=$((found + 1))
@@ -204,17 +206,15 @@ for h in "${HARNESSES[@]}"; do
       ls "$d"/crashes/ | sed 's/^/    /'
     fi
   fi
-  corpus_files=$(find "$d/corpus" -type f | wc -l)
-  corpus_kb=$(( $(du -sk "$d/corpus" | cut -f1) ))
   crashes=$((reg_bad + found))
   ((crashes)) && failed=1
-  summary+=("$(printf '%-24s %10s %8s %7s %9s %8s %11s' "$name" "${execs:-0}" "${rate:-0}" \
-    "$corpus_files" "${corpus_kb}K" "$found" "$reg_bad/$reg_total")")
+  summary+=("$(printf '%-24s %9s %7s %6s %14s %8s %9s' "$name" "${execs:-0}" "${rate:-0}" \
+    "${cov:--}" "${corp:--}" "$found" "$reg_bad/$reg_total")")
 done
 
 t2=$(date +%s)
 echo
-printf '%-24s %10s %8s %7s %9s %8s %11s\n' harness execs exec/s corpus size crashes regress-bad
+printf '%-24s %9s %7s %6s %14s %8s %9s\n' harness execs exec/s cov corpus crashes regress
 printf '%s\n' "${summary[@]}"
 echo "fuzz.sh: build $((t1 - t0)) s, corpora + regressions + fuzzing $((t2 - t1)) s (${SECONDS_PER} s per harness)"
 exit $failed
