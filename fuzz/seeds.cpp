@@ -333,6 +333,23 @@ void synthetic(const fs::path& out) {
   emit(out, "gguf_header_fuzz", "regress-block-count-0xffffffff.gguf", read_text(tmp));
   mlxcel::write_gguf(tmp.string(), bad, {}, md_types);
   emit(out, "gguf_header_fuzz", "regress-block-count-0xffffffff-no-tensors.gguf", read_text(tmp));
+  // Vocabularies that contradict themselves: special ids past the vocabulary, per-token arrays
+  // shorter than the tokens, a gpt2 vocabulary whose merges name tokens it does not have.
+  json v = md;
+  v["tokenizer.ggml.bos_token_id"] = 0xFFFFFFFFu;
+  v["tokenizer.ggml.eos_token_id"] = 32u;
+  mlxcel::write_gguf(tmp.string(), v, {}, md_types);
+  emit(out, "gguf_vocab_fuzz", "regress-special-ids-past-vocab.gguf", read_text(tmp));
+  v = md;
+  v["tokenizer.ggml.scores"] = json::array({0.0, -1.0});
+  v["tokenizer.ggml.token_type"] = json::array({3});
+  mlxcel::write_gguf(tmp.string(), v, {}, md_types);
+  emit(out, "gguf_vocab_fuzz", "regress-short-scores-and-types.gguf", read_text(tmp));
+  v = md;
+  v["tokenizer.ggml.model"] = "gpt2";
+  v["tokenizer.ggml.merges"] = json::array({"a b", "ab c", "zz yy", "\xE2\x96\x81", " "});
+  mlxcel::write_gguf(tmp.string(), v, {}, md_types);
+  emit(out, "gguf_vocab_fuzz", "regress-gpt2-unknown-merges.gguf", read_text(tmp));
   fs::remove(tmp);
 }
 
