@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "templates/ast.h"
@@ -39,6 +40,8 @@ Value slice(const Value& v, const Value* start, const Value* stop, const Value* 
 Value percent_format(const Value& format, const Value& args);
 // Python int() of an index-like value (int or bool), else nullopt.
 std::optional<int64_t> as_index(const Value& v);
+// text::html_escape, failing first when the result would be over the limits.
+std::string html_escape_checked(std::string_view s);
 
 struct JsonOptions {
   bool ensure_ascii = false;

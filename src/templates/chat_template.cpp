@@ -48,8 +48,9 @@ Value from_json(const Json& j, int depth) {
   }
 }
 
-ParseOptions parse_options() {
+ParseOptions parse_options(const RenderLimits& limits) {
   ParseOptions o;
+  o.max_depth = limits.max_nesting_depth;
   o.has_filter = [](const std::string& n) { return find_filter(n) != nullptr; };
   o.has_test = [](const std::string& n) { return find_test(n) != nullptr; };
   return o;
@@ -138,7 +139,7 @@ struct Template::Impl {
 
 Template::Template(const std::string& source, RenderOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->lexed = lex(source);
-  impl_->body = parse(impl_->lexed, parse_options());
+  impl_->body = parse(impl_->lexed, parse_options(options.limits));
   impl_->options = std::move(options);
 }
 

@@ -3,9 +3,12 @@
 // json.dumps-style tojson, raise_exception, strftime_now), and find that template next to the
 // model. See docs/chat-templates.md for what the interpreter supports.
 //
-// Errors: a template with bad syntax throws mlxcel::FormatError naming line and column; a
-// template that calls raise_exception throws templates::TemplateRaised; any other failure while
-// rendering throws templates::TemplateRenderError (see templates/errors.h).
+// Errors: a template with bad syntax (or nested deeper than RenderLimits::max_nesting_depth)
+// throws mlxcel::FormatError naming line and column; a template that calls raise_exception
+// throws templates::TemplateRaised; any other failure while rendering throws
+// templates::TemplateRenderError, or its subclass TemplateLimitExceeded when one of the
+// RenderLimits (memory, string size, nesting, calls, loop iterations, time, stack) stopped it
+// (see templates/errors.h and templates/budget.h).
 #pragma once
 
 #include <filesystem>

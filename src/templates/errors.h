@@ -22,7 +22,7 @@ class TemplateRaised : public Error {
 };
 
 // Rendering failed: an undefined value was looked into, an operation had the wrong types, or a
-// limit (output size, call depth, loop iterations) was reached. The message names the line.
+// limit was reached (then it is the subclass TemplateLimitExceeded). The message names the line.
 class TemplateRenderError : public Error {
  public:
   TemplateRenderError(const std::string& message, bool undefined)
@@ -32,6 +32,20 @@ class TemplateRenderError : public Error {
 
  private:
   bool undefined_;
+};
+
+// Rendering stopped at one of the RenderLimits (memory, output size, nesting, call depth, loop
+// iterations, time, stack). The message names the line and the limit; limit() is the
+// RenderLimits field, e.g. "max_memory_bytes". Usually the input was too big for the template
+// (a 400 for the server), or the template is hostile.
+class TemplateLimitExceeded : public TemplateRenderError {
+ public:
+  TemplateLimitExceeded(const std::string& message, std::string limit)
+      : TemplateRenderError(message, false), limit_(std::move(limit)) {}
+  const std::string& limit() const noexcept { return limit_; }
+
+ private:
+  std::string limit_;
 };
 
 }  // namespace mlxcel::templates

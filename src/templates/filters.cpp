@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "templates/budget.h"
 #include "templates/builtins.h"
 #include "templates/text.h"
 
@@ -29,6 +30,8 @@ Value lookup_path(Interpreter& in, const Value& item, const Value& attribute,
     return (r.is_undefined() && dflt && !dflt->is_none()) ? *dflt : r;
   };
   if (!attribute.is_string()) return step(item, attribute);
+  check_list_items(text::split_count(attribute.as_string(), std::string("."), -1),
+                   "the parts of an attribute path");
   Value cur = item;
   for (const std::string& part : text::split(attribute.as_string(), std::string("."), -1)) {
     const bool digits = !part.empty() && part.size() < 18 && std::all_of(part.begin(), part.end(), ::isdigit);
@@ -43,6 +46,8 @@ Value multi_key(Interpreter& in, const Value& item, const Value& attribute, bool
   if (attribute.is_undefined() || attribute.is_none()) {
     key.push_back(case_sensitive ? item : ignore_case(item));
   } else if (attribute.is_string()) {
+    check_list_items(text::split_count(attribute.as_string(), std::string(","), -1),
+                     "the attributes of a sort key");
     for (const std::string& a : text::split(attribute.as_string(), std::string(","), -1)) {
       const Value v = lookup_path(in, item, Value::string(a));
       key.push_back(case_sensitive ? v : ignore_case(v));
@@ -144,6 +149,7 @@ Value f_batch(Interpreter&, const Value& v, CallArgs& args) {
   }
   if (!cur.empty()) {
     if (a.has(1) && !a[1].is_none()) {
+      check_list_items(static_cast<uint64_t>(*n), "a batch");
       while (static_cast<int64_t>(cur.size()) < *n) cur.push_back(a[1]);
     }
     out.push_back(Value::list(std::move(cur)));
@@ -200,7 +206,7 @@ Value f_dictsort(Interpreter& in, const Value& v, CallArgs& args) {
 Value f_escape(Interpreter&, const Value& v, CallArgs& args) {
   BoundArgs("escape", args, {});
   if (v.is_markup()) return v;
-  return Value::markup(text::html_escape(s_of(v)));
+  return Value::markup(html_escape_checked(s_of(v)));
 }
 
 Value f_first(Interpreter&, const Value& v, CallArgs& args) {
@@ -265,6 +271,10 @@ Value f_indent(Interpreter&, const Value& v, CallArgs& args) {
     if (!w) fail("indent width must be an integer or a string");
     ind = std::string(static_cast<size_t>(std::clamp<int64_t>(*w, 0, 1 << 16)), ' ');
   }
+  const uint64_t line_count = text::splitlines_count(v.as_string()) + 1;
+  check_string_bytes(v.as_string().size() + saturating_mul(line_count, ind.size() + 1),
+                     "an indented string");
+  check_list_items(line_count, "the lines of a string");
   const std::vector<std::string> lines = text::splitlines(v.as_string() + "\n", false);
   std::string rv;
   if (a.has(2) && a[2].truthy()) {
@@ -295,7 +305,7 @@ Value f_join(Interpreter& in, const Value& v, CallArgs& args) {
     if (!first) out += sep;
     first = false;
     out += s_of(a.has(1) && !a[1].is_none() ? lookup_path(in, item, a[1]) : item);
-    in.check_size(out.size());
+    in.check_size(out.size(), "a joined string");
   }
   return Value::string(std::move(out));
 }
@@ -418,9 +428,9 @@ Value f_replace(Interpreter& in, const Value& v, CallArgs& args) {
   BoundArgs a("replace", args, {"old", "new", "count"});
   if (!a.has(1)) fail("replace() missing required arguments");
   const int64_t count = a.has(2) && !a[2].is_none() ? as_index(a[2]).value_or(-1) : -1;
-  std::string r = text::replace(s_of(v), s_of(a[0]), s_of(a[1]), count);
-  in.check_size(r.size());
-  return Value::string(std::move(r));
+  const std::string s = s_of(v), old = s_of(a[0]), repl = s_of(a[1]);
+  in.check_size(text::replaced_size(s, old, repl, count), "a replaced string");
+  return Value::string(text::replace(s, old, repl, count));
 }
 
 Value f_reverse(Interpreter&, const Value& v, CallArgs& args) {
@@ -517,7 +527,7 @@ Value f_title(Interpreter&, const Value& v, CallArgs& args) {
   return Value::string(std::move(out));
 }
 
-Value f_tojson(Interpreter& in, const Value& v, CallArgs& args) {
+Value f_tojson(Interpreter&, const Value& v, CallArgs& args) {
   BoundArgs a("tojson", args, {"ensure_ascii", "indent", "separators", "sort_keys"});
   JsonOptions o;
   o.ensure_ascii = a.has(0) && a[0].truthy();
@@ -540,9 +550,7 @@ Value f_tojson(Interpreter& in, const Value& v, CallArgs& args) {
     o.key_separator = seps[1].as_string();
   }
   o.sort_keys = a.has(3) && a[3].truthy();
-  std::string out = json_dumps(v, o);
-  in.check_size(out.size());
-  return Value::string(std::move(out));
+  return Value::string(json_dumps(v, o));
 }
 
 Value f_trim(Interpreter&, const Value& v, CallArgs& args) {
@@ -560,6 +568,7 @@ Value f_unique(Interpreter& in, const Value& v, CallArgs& args) {
   for (const Value& item : iterate(v)) {
     Value key = attr.is_none() ? item : lookup_path(in, item, attr);
     if (!cs) key = ignore_case(key);
+    tick_work(seen.size());
     if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); })) {
       seen.push_back(key);
       out.push_back(item);

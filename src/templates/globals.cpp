@@ -2,6 +2,7 @@
 // raise_exception and strftime_now.
 #include <ctime>
 
+#include "templates/budget.h"
 #include "templates/builtins.h"
 #include "templates/errors.h"
 
@@ -108,6 +109,7 @@ Value g_strftime_now(Interpreter& in, CallArgs& args) {
     localtime_r(&t, &tm);
   }
   if (cfmt.empty()) return Value::string("");
+  check_string_bytes(256 + saturating_mul(cfmt.size(), 8), "strftime_now's buffer");
   std::string out(256 + cfmt.size() * 8, '\0');
   const size_t n = std::strftime(out.data(), out.size(), cfmt.c_str(), &tm);
   out.resize(n);

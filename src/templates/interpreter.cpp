@@ -16,16 +16,26 @@ const Value* Frame::lookup(const std::string& name) const {
 
 namespace {
 
+// What loop.changed() saw last. An object so that the interpreter can empty it when the render
+// ends: `loop.changed(loop)` makes a reference cycle through it.
+class ChangedState : public Object {
+ public:
+  std::string type_name() const override { return "LoopChangedState"; }
+  void release() override { last = Value(); }
+  bool has = false;
+  Value last;
+};
+
 // The `loop` variable of a for loop.
 class LoopObject : public Object {
  public:
-  LoopObject(std::shared_ptr<const ValueList> items) : items_(std::move(items)) {}
+  explicit LoopObject(Value items) : items_(std::move(items)) {}
   std::string type_name() const override { return "LoopContext"; }
   std::string repr() const override {
-    return "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items_->size()) + ">";
+    return "<LoopContext " + std::to_string(index0 + 1) + "/" + std::to_string(items().size()) + ">";
   }
   Value get_attr(const std::string& name) const override {
-    const auto n = static_cast<int64_t>(items_->size());
+    const auto n = static_cast<int64_t>(items().size());
     const auto i = static_cast<int64_t>(index0);
     if (name == "index") return Value::integer(i + 1);
     if (name == "index0") return Value::integer(i);
@@ -37,10 +47,10 @@ class LoopObject : public Object {
     if (name == "depth") return Value::integer(1);
     if (name == "depth0") return Value::integer(0);
     if (name == "previtem") {
-      return i > 0 ? (*items_)[index0 - 1] : Value::undefined("there is no previous item");
+      return i > 0 ? items()[index0 - 1] : Value::undefined("there is no previous item");
     }
     if (name == "nextitem") {
-      return i + 1 < n ? (*items_)[index0 + 1] : Value::undefined("there is no next item");
+      return i + 1 < n ? items()[index0 + 1] : Value::undefined("there is no next item");
     }
     if (name == "cycle") {
       const size_t at = index0;
@@ -51,9 +61,10 @@ class LoopObject : public Object {
     }
     if (name == "changed") {
       auto state = changed_;
-      return Value::callable("loop.changed", [state](Interpreter&, CallArgs& args) {
+      return Value::callable("loop.changed", [state](Interpreter& in, CallArgs& args) {
         Value now = Value::list(args.positional);
         if (state->has && equals(state->last, now)) return Value::boolean(false);
+        in.note_mutation(Value::object(state));
         state->has = true;
         state->last = now;
         return Value::boolean(true);
@@ -64,12 +75,9 @@ class LoopObject : public Object {
   size_t index0 = 0;
 
  private:
-  struct Changed {
-    bool has = false;
-    Value last;
-  };
-  std::shared_ptr<const ValueList> items_;
-  std::shared_ptr<Changed> changed_ = std::make_shared<Changed>();
+  const ValueList& items() const { return items_.items(); }
+  Value items_;  // a list
+  std::shared_ptr<ChangedState> changed_ = std::make_shared<ChangedState>();
 };
 
 std::string object_type(const Value& v) {
@@ -80,7 +88,7 @@ std::string object_type(const Value& v) {
 }  // namespace
 
 Interpreter::Interpreter(const LexedTemplate& lexed, const RenderOptions& options)
-    : lexed_(lexed), opt_(options) {}
+    : lexed_(lexed), opt_(options), budget_(std::make_shared<RenderBudget>(options.limits)) {}
 
 Interpreter::~Interpreter() {
   for (auto& f : macro_frames_) f->vars.clear();
@@ -92,7 +100,11 @@ Interpreter::~Interpreter() {
 }
 
 void Interpreter::note_mutation(const Value& container) {
-  if (mutated_ids_.insert(container.identity()).second) mutated_.push_back(container);
+  if (mutated_ids_.count(container.identity())) return;
+  // The container stays alive until the render ends, plus its place in these two lists.
+  budget_->charge(128, "the list of changed containers");
+  mutated_ids_.insert(container.identity());
+  mutated_.push_back(container);
 }
 
 void Interpreter::check_stack() const {
@@ -100,41 +112,64 @@ void Interpreter::check_stack() const {
   const auto at = reinterpret_cast<uintptr_t>(&here);
   // The stack grows down on every platform mlxcel builds for.
   if (stack_base_ > at && stack_base_ - at > opt_.limits.max_stack_bytes) {
-    fail("template nested too deeply (more than " + std::to_string(opt_.limits.max_stack_bytes) +
-         " bytes of stack)");
+    fail_limit("max_stack_bytes", "template nested too deeply (more than " +
+                                      std::to_string(opt_.limits.max_stack_bytes) +
+                                      " bytes of stack, max_stack_bytes)");
   }
+  budget_->tick();
 }
+
+namespace {
+
+// A failure's message goes to logs and clients: what a huge value printed into it is cut short.
+std::string shorten(const std::string& message) {
+  constexpr size_t kMaxMessage = 2000;
+  if (message.size() <= kMaxMessage) return message;
+  size_t cut = kMaxMessage;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return message.substr(0, cut) + "... (" + std::to_string(message.size() - cut) + " more bytes)";
+}
+
+}  // namespace
 
 std::string Interpreter::render(const Body& body, const FramePtr& root) {
   char base;
   stack_base_ = reinterpret_cast<uintptr_t>(&base);
+  BudgetScope scope(*budget_);
   std::string out;
   try {
     exec(body, root, out);
   } catch (const RenderFailure& f) {
-    throw TemplateRenderError("render failed at " + lexed_.describe(offset_, f.message), f.undefined);
+    std::string message = "render failed at " + lexed_.describe(offset_, shorten(f.message));
+    if (f.limit) throw TemplateLimitExceeded(message, f.limit);
+    throw TemplateRenderError(message, f.undefined);
   }
   return out;
 }
 
 void Interpreter::count_iterations(uint64_t n) {
   iterations_ += n;
+  budget_->tick(n);
   if (iterations_ > opt_.limits.max_loop_iterations) {
-    fail("template ran more than " + std::to_string(opt_.limits.max_loop_iterations) +
-         " loop iterations (limit)");
+    fail_limit("max_loop_iterations", "template ran more than " +
+                                          std::to_string(opt_.limits.max_loop_iterations) +
+                                          " loop iterations (max_loop_iterations)");
   }
 }
 
-void Interpreter::check_size(uint64_t bytes) const {
-  if (bytes > opt_.limits.max_output_bytes) {
-    fail("template output is over the limit of " + std::to_string(opt_.limits.max_output_bytes) +
-         " bytes");
-  }
+void Interpreter::check_size(uint64_t bytes, const char* what) const {
+  check_string_bytes(bytes, what);
 }
 
-void Interpreter::append(std::string& out, const std::string& s) const {
+void Interpreter::append(std::string& out, const std::string& s) {
   check_size(out.size() + s.size());
+  budget_->charge(s.size(), "the template output");
   out += s;
+}
+
+std::string Interpreter::finish_buffer(std::string& out) {
+  budget_->refund(out.size());
+  return std::move(out);
 }
 
 Interpreter::Flow Interpreter::exec(const Body& body, const FramePtr& frame, std::string& out) {
@@ -148,7 +183,7 @@ Interpreter::Flow Interpreter::exec(const Body& body, const FramePtr& frame, std
 std::string Interpreter::render_block(const Body& body, const FramePtr& frame) {
   std::string out;
   exec(body, std::make_shared<Frame>(frame), out);
-  return out;
+  return finish_buffer(out);
 }
 
 Interpreter::Flow Interpreter::exec_stmt(const Stmt& stmt, const FramePtr& frame, std::string& out) {
@@ -243,30 +278,31 @@ void Interpreter::assign(const Target& target, const Value& value, Frame& frame)
 }
 
 Interpreter::Flow Interpreter::exec_for(const ForStmt& s, const FramePtr& frame, std::string& out) {
-  ValueList all = iterate(eval(*s.iter, frame));
+  // A list value, so the copy this loop walks is charged while it runs.
+  Value items_value = Value::list(iterate(eval(*s.iter, frame)));
   if (s.filter) {
     ValueList kept;
-    for (const Value& item : all) {
+    for (const Value& item : items_value.items()) {
       count_iterations(1);
       auto f = std::make_shared<Frame>(frame);
       assign(s.target, item, *f);
       offset_ = s.filter->offset;
       if (eval(*s.filter, f).truthy()) kept.push_back(item);
     }
-    all = std::move(kept);
+    items_value = Value::list(std::move(kept));
   }
-  auto items = std::make_shared<const ValueList>(std::move(all));
-  auto loop = std::make_shared<LoopObject>(items);
+  const ValueList& items = items_value.items();
+  auto loop = std::make_shared<LoopObject>(items_value);
   const Value loop_value = Value::object(loop);
   // Jinja runs the else block unless some iteration reached the end of the body: a loop whose
   // every iteration ended in break or continue still gets it.
   bool completed = false;
-  for (size_t i = 0; i < items->size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     count_iterations(1);
     loop->index0 = i;
     auto f = std::make_shared<Frame>(frame);
     f->vars["loop"] = loop_value;
-    assign(s.target, (*items)[i], *f);
+    assign(s.target, items[i], *f);
     const Flow flow = exec(s.body, f, out);
     if (flow == Flow::Break) break;
     if (flow == Flow::Normal) completed = true;
@@ -278,6 +314,8 @@ Interpreter::Flow Interpreter::exec_for(const ForStmt& s, const FramePtr& frame,
 Value Interpreter::make_macro(const MacroStmt& m, const FramePtr& frame) {
   const MacroStmt* mp = &m;
   FramePtr def = frame;
+  // The scope stays alive until the render ends (see ~Interpreter).
+  budget_->charge(512, "a macro's scope");
   macro_frames_.push_back(frame);
   return Value::callable(m.name, [mp, def](Interpreter& in, CallArgs& args) {
     return in.call_macro(*mp, def, args);
@@ -286,25 +324,31 @@ Value Interpreter::make_macro(const MacroStmt& m, const FramePtr& frame) {
 
 Value Interpreter::call_macro(const MacroStmt& m, const FramePtr& def_frame, CallArgs& args) {
   if (call_depth_ >= opt_.limits.max_call_depth) {
-    fail("macro calls nested deeper than " + std::to_string(opt_.limits.max_call_depth) + " (limit)");
+    fail_limit("max_call_depth", "macro calls nested deeper than " +
+                                     std::to_string(opt_.limits.max_call_depth) + " (max_call_depth)");
   }
   auto f = std::make_shared<Frame>(def_frame);
+  // The arguments move into the macro's scope, so a long *args list is not also held by the
+  // caller for as long as the macro runs (which may be 200 nested calls).
+  CallArgs taken = std::move(args);
+  args = CallArgs{};
   std::vector<bool> set(m.params.size(), false);
   ValueList extra;
-  for (size_t i = 0; i < args.positional.size(); ++i) {
+  for (size_t i = 0; i < taken.positional.size(); ++i) {
     if (i < m.params.size()) {
-      f->vars[m.params[i].name] = args.positional[i];
+      f->vars[m.params[i].name] = std::move(taken.positional[i]);
       set[i] = true;
     } else {
-      extra.push_back(args.positional[i]);
+      extra.push_back(std::move(taken.positional[i]));
     }
   }
+  taken.positional = {};
   if (!extra.empty() && !m.uses_varargs) {
     fail("macro '" + m.name + "' takes not more than " + std::to_string(m.params.size()) +
          " argument(s)");
   }
   auto kwargs = std::make_shared<Dict>();
-  for (auto& [key, value] : args.keyword) {
+  for (auto& [key, value] : taken.keyword) {
     bool matched = false;
     for (size_t i = 0; i < m.params.size(); ++i) {
       if (m.params[i].name != key) continue;
@@ -331,13 +375,14 @@ Value Interpreter::call_macro(const MacroStmt& m, const FramePtr& def_frame, Cal
   }
   f->vars["varargs"] = Value::tuple(std::move(extra));
   f->vars["kwargs"] = Value::dict(std::move(kwargs));
+  taken.keyword = {};
   ++call_depth_;
   std::string out;
   const size_t saved = offset_;
   exec(m.body, f, out);
   offset_ = saved;
   --call_depth_;
-  return Value::string(std::move(out));
+  return Value::string(finish_buffer(out));
 }
 
 Value Interpreter::call(const Value& callee, CallArgs& args) {
@@ -434,6 +479,7 @@ void Interpreter::eval_args(const CallArgsExpr& a, const FramePtr& frame, CallAr
 }
 
 Value Interpreter::eval_filter(const FilterExpr& f, const FramePtr& frame, const Value* block_input) {
+  check_stack();
   Value input;
   if (f.input) {
     input = f.input->kind == ExprKind::Filter
@@ -513,12 +559,16 @@ Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
       return binary_op(b.op, l, r);
     }
     case ExprKind::Concat: {
+      // A buffer like the output: the items may call macros while it is held.
       std::string s;
       for (const auto& item : static_cast<const SeqExpr&>(e).items) {
-        s += to_str(eval(*item, frame));
-        check_size(s.size());
+        const std::string piece = to_str(eval(*item, frame));
+        offset_ = e.offset;
+        check_size(s.size() + piece.size(), "a ~ concatenation");
+        budget_->charge(piece.size(), "a ~ concatenation");
+        s += piece;
       }
-      return Value::string(std::move(s));
+      return Value::string(finish_buffer(s));
     }
     case ExprKind::Compare: return eval_compare(static_cast<const CompareExpr&>(e), frame);
     case ExprKind::And: {

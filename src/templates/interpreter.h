@@ -13,19 +13,11 @@
 #include <vector>
 
 #include "templates/ast.h"
+#include "templates/budget.h"
 #include "templates/lexer.h"
 #include "templates/value.h"
 
 namespace mlxcel::templates {
-
-struct RenderLimits {
-  uint64_t max_output_bytes = 64ull << 20;  // any one rendered string (output, macro, block)
-  int max_call_depth = 200;                 // nested macro calls
-  uint64_t max_loop_iterations = 5'000'000; // loop iterations over the whole render
-  // C++ stack the render may use: deep macro recursion fails cleanly instead of overflowing
-  // the thread's stack. Keep it well under the stack size of the rendering thread.
-  uint64_t max_stack_bytes = 2ull << 20;
-};
 
 struct RenderOptions {
   RenderLimits limits;
@@ -50,7 +42,8 @@ class Interpreter {
   Interpreter(const Interpreter&) = delete;
   Interpreter& operator=(const Interpreter&) = delete;
 
-  // Renders body with `root` as the outermost scope (globals and context).
+  // Renders body with `root` as the outermost scope (globals and context), under a fresh
+  // RenderBudget made current on this thread for the duration.
   std::string render(const Body& body, const FramePtr& root);
 
   // Used by filters, tests, methods and globals.
@@ -62,9 +55,11 @@ class Interpreter {
   const RenderOptions& options() const { return opt_; }
   // Fails once the render has run more loop iterations than the limit allows.
   void count_iterations(uint64_t n);
-  // Fails when a string being built is over the output limit.
-  void check_size(uint64_t bytes) const;
-  // A list, dict or namespace about to be changed in place (see ~Interpreter).
+  // Fails when a string being built (`what`) is over the output limit or would not fit in the
+  // memory budget.
+  void check_size(uint64_t bytes, const char* what = "the template output") const;
+  // A list, dict or namespace about to be changed in place (see ~Interpreter); it is kept alive
+  // until the render ends, and what it grows by is charged until then.
   void note_mutation(const Value& container);
 
  private:
@@ -82,11 +77,15 @@ class Interpreter {
   Value eval_filter(const FilterExpr& f, const FramePtr& frame, const Value* block_input);
   Value eval_compare(const CompareExpr& c, const FramePtr& frame);
   void eval_args(const CallArgsExpr& a, const FramePtr& frame, CallArgs& out);
-  void append(std::string& out, const std::string& s) const;
+  // Adds to an output buffer (the output, a macro's or block's), whose bytes count against the
+  // memory budget until finish_buffer hands them on.
+  void append(std::string& out, const std::string& s);
+  std::string finish_buffer(std::string& out);
   void check_stack() const;
 
   const LexedTemplate& lexed_;
   const RenderOptions& opt_;
+  std::shared_ptr<RenderBudget> budget_;
   size_t offset_ = 0;  // where evaluation is, for error messages
   uintptr_t stack_base_ = 0;
   int call_depth_ = 0;

@@ -2,14 +2,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "templates/budget.h"
 #include "templates/builtins.h"
 #include "templates/text.h"
 
 namespace mlxcel::templates {
 
 namespace {
-
-constexpr int kMaxDepth = 256;
 
 void dump_string(std::string& out, const std::string& s, bool ensure_ascii) {
   static const char* hex = "0123456789abcdef";
@@ -57,7 +56,7 @@ class Dumper {
   explicit Dumper(const JsonOptions& o) : o_(o) {}
 
   void dump(std::string& out, const Value& v, int depth) {
-    if (depth > kMaxDepth) fail("tojson: value nested too deeply (or circular)");
+    check_string_bytes(out.size(), "tojson's output");
     switch (v.kind()) {
       case Kind::None: out += "null"; return;
       case Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
@@ -71,6 +70,7 @@ class Dumper {
           out += "[]";
           return;
         }
+        Open open(*this, v.identity());
         out += "[";
         for (size_t i = 0; i < items.size(); ++i) {
           out += i ? item_sep(depth + 1) : newline(depth + 1);
@@ -87,6 +87,7 @@ class Dumper {
           out += "{}";
           return;
         }
+        Open open(*this, v.identity());
         if (o_.sort_keys) {
           std::stable_sort(entries.begin(), entries.end(), [](const auto* x, const auto* y) {
             return less_than(x->first, y->first);
@@ -110,6 +111,25 @@ class Dumper {
   }
 
  private:
+  // A container being written: meeting it again inside itself is Python's "Circular reference
+  // detected"; nesting past the limit fails like the other walks.
+  class Open {
+   public:
+    Open(Dumper& d, const void* id) : d_(d), guard_("serializing") {
+      if (std::find(d.open_.begin(), d.open_.end(), id) != d.open_.end()) {
+        fail("Circular reference detected");
+      }
+      d.open_.push_back(id);
+    }
+    ~Open() { d_.open_.pop_back(); }
+    Open(const Open&) = delete;
+    Open& operator=(const Open&) = delete;
+
+   private:
+    Dumper& d_;
+    WalkGuard guard_;
+  };
+
   std::string newline(int depth) const {
     if (!o_.indent) return "";
     std::string s = "\n";
@@ -131,6 +151,7 @@ class Dumper {
   }
 
   const JsonOptions& o_;
+  std::vector<const void*> open_;
 };
 
 }  // namespace
@@ -138,6 +159,7 @@ class Dumper {
 std::string json_dumps(const Value& v, const JsonOptions& options) {
   std::string out;
   Dumper(options).dump(out, v, 0);
+  check_string_bytes(out.size(), "tojson's output");
   return out;
 }
 

@@ -3,6 +3,7 @@
 // them, because templates written for other runtimes use them with namespaces.
 #include <algorithm>
 
+#include "templates/budget.h"
 #include "templates/builtins.h"
 #include "templates/text.h"
 
@@ -30,6 +31,11 @@ const std::string& str_arg(const BoundArgs& a, size_t i, const char* fn) {
   return a[i].as_string();
 }
 
+// Each part of a split becomes a string value of its own: check the count before splitting.
+void check_parts(size_t parts) {
+  check_list_items(saturating_mul(parts, 4), "the parts of a split string");
+}
+
 Value string_list(const std::vector<std::string>& parts) {
   ValueList out;
   for (const auto& p : parts) out.push_back(Value::string(p));
@@ -51,6 +57,7 @@ Value s_split_impl(Interpreter& in, const Value& self, CallArgs& args, bool reve
   const auto sep = opt_string(a, 0, name);
   if (sep && sep->empty()) fail("empty separator");
   const int64_t max = int_arg(a, 1, -1, name);
+  check_parts(text::split_count(self.as_string(), sep, max));
   return string_list(reverse ? text::rsplit(self.as_string(), sep, max)
                              : text::split(self.as_string(), sep, max));
 }
@@ -59,6 +66,7 @@ Value s_rsplit(Interpreter& in, const Value& s, CallArgs& a) { return s_split_im
 
 Value s_splitlines(Interpreter& in, const Value& self, CallArgs& args) {
   BoundArgs a("splitlines", args, {"keepends"});
+  check_parts(text::splitlines_count(self.as_string()));
   return string_list(text::splitlines(self.as_string(), a.has(0) && a[0].truthy()));
 }
 
@@ -106,8 +114,11 @@ bool cp_alnum(char32_t c) { return text::is_word(c) && c != '_'; }
 Value s_replace(Interpreter& in, const Value& self, CallArgs& args) {
   BoundArgs a("replace", args, {"old", "new", "count"});
   if (!a.has(1)) fail("replace() takes at least 2 arguments");
-  return Value::string(text::replace(self.as_string(), str_arg(a, 0, "replace"),
-                                     str_arg(a, 1, "replace"), int_arg(a, 2, -1, "replace")));
+  const std::string& old = str_arg(a, 0, "replace");
+  const std::string& repl = str_arg(a, 1, "replace");
+  const int64_t count = int_arg(a, 2, -1, "replace");
+  check_string_bytes(text::replaced_size(self.as_string(), old, repl, count), "a replaced string");
+  return Value::string(text::replace(self.as_string(), old, repl, count));
 }
 
 Value s_find_impl(Interpreter& in, const Value& self, CallArgs& args, bool reverse, bool raise) {
@@ -136,6 +147,7 @@ Value s_join(Interpreter& in, const Value& self, CallArgs& args) {
     if (!first) out += self.as_string();
     first = false;
     out += v.as_string();
+    check_string_bytes(out.size(), "a joined string");
   }
   return Value::string(std::move(out));
 }
@@ -160,8 +172,9 @@ Value s_pad(Interpreter& in, const Value& self, CallArgs& args, int where) {
   if (text::length(fill) != 1) fail("The fill character must be exactly one character long");
   const auto len = static_cast<int64_t>(text::length(self.as_string()));
   if (width <= len) return self;
-  if (width > (1 << 20)) fail("padding width too large");
   const int64_t total = width - len;
+  check_string_bytes(self.as_string().size() + saturating_mul(static_cast<uint64_t>(total), fill.size()),
+                     "a padded string");
   // Python's center puts the extra space on the left when len and width are both odd.
   int64_t left = where < 0 ? 0 : (where > 0 ? total : total / 2 + (total & width & 1));
   std::string out;
@@ -204,6 +217,7 @@ Value s_format(Interpreter& in, const Value& self, CallArgs& args) {
         if (!v) fail("KeyError: '" + field + "'");
       }
       out += to_str(*v);
+      check_string_bytes(out.size(), "a formatted string");
       i = close;
     } else if (c == '}') {
       fail("Single '}' encountered in format string");
@@ -252,10 +266,17 @@ Value d_pop(Interpreter& in, const Value& self, CallArgs& args) {
   if (a.has(1)) return a[1];
   fail("KeyError: " + repr(a[0]));
 }
+// A dict or list changed in place lives until the render ends (Interpreter::note_mutation), so
+// what it grows by is charged until then.
+void charge_growth(uint64_t items, size_t item_bytes) {
+  charge_until_end(saturating_mul(items, item_bytes), "a container grown in place");
+}
+
 Value d_setdefault(Interpreter& in, const Value& self, CallArgs& args) {
   in.note_mutation(self);
   BoundArgs a("setdefault", args, {"key", "default"});
   if (const Value* v = self.as_dict().find(a[0])) return *v;
+  charge_growth(1, sizeof(std::pair<Value, Value>));
   self.as_dict().set(a[0], a.get(1, Value::none()));
   return a.get(1, Value::none());
 }
@@ -263,8 +284,12 @@ Value d_update(Interpreter& in, const Value& self, CallArgs& args) {
   in.note_mutation(self);
   for (const Value& other : args.positional) {
     if (!other.is_dict()) fail("dict.update() needs a mapping");
+  }
+  for (const Value& other : args.positional) {
+    charge_growth(other.as_dict().size(), sizeof(std::pair<Value, Value>));
     for (const auto& [k, v] : other.as_dict().entries) self.as_dict().set(k, v);
   }
+  charge_growth(args.keyword.size(), sizeof(std::pair<Value, Value>));
   for (const auto& [k, v] : args.keyword) self.as_dict().set(Value::string(k), v);
   return Value::none();
 }
@@ -273,13 +298,16 @@ Value d_update(Interpreter& in, const Value& self, CallArgs& args) {
 Value l_append(Interpreter& in, const Value& self, CallArgs& args) {
   in.note_mutation(self);
   BoundArgs a("append", args, {"object"});
+  charge_growth(1, sizeof(Value));
   self.items().push_back(a[0]);
   return Value::none();
 }
 Value l_extend(Interpreter& in, const Value& self, CallArgs& args) {
   in.note_mutation(self);
   BoundArgs a("extend", args, {"iterable"});
-  for (Value& v : iterate(a[0])) self.items().push_back(std::move(v));
+  ValueList more = iterate(a[0]);
+  charge_growth(more.size(), sizeof(Value));
+  for (Value& v : more) self.items().push_back(std::move(v));
   return Value::none();
 }
 Value l_insert(Interpreter& in, const Value& self, CallArgs& args) {
@@ -290,6 +318,7 @@ Value l_insert(Interpreter& in, const Value& self, CallArgs& args) {
   int64_t i = int_arg(a, 0, 0, "insert");
   if (i < 0) i = std::max<int64_t>(0, i + n);
   i = std::min(i, n);
+  charge_growth(1, sizeof(Value));
   items.insert(items.begin() + i, a[1]);
   return Value::none();
 }

@@ -1,6 +1,7 @@
 // Python semantics of the operators, iteration, membership and slicing.
 #include <cmath>
 
+#include "templates/budget.h"
 #include "templates/builtins.h"
 #include "templates/text.h"
 
@@ -44,20 +45,25 @@ Value repeat(const Value& seq, int64_t times) {
   if (times <= 0) return seq.is_string() ? (seq.is_markup() ? Value::markup("") : Value::string("")) : (seq.is_tuple() ? Value::tuple({}) : Value::list());
   if (seq.is_string()) {
     const std::string& s = seq.as_string();
-    if (!s.empty() && static_cast<uint64_t>(times) > (64ull << 20) / s.size()) fail("repeated string is too large");
+    check_string_bytes(saturating_mul(s.size(), static_cast<uint64_t>(times)), "a repeated string");
     std::string out;
     out.reserve(s.size() * static_cast<size_t>(times));
     for (int64_t i = 0; i < times; ++i) out += s;
     return seq.is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
   }
   const auto& items = seq.items();
-  if (!items.empty() && static_cast<uint64_t>(times) > 1'000'000 / items.size()) fail("repeated list is too large");
+  check_list_items(saturating_mul(items.size(), static_cast<uint64_t>(times)), "a repeated list");
   ValueList out;
   for (int64_t i = 0; i < times; ++i) out.insert(out.end(), items.begin(), items.end());
   return seq.is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));
 }
 
 }  // namespace
+
+std::string html_escape_checked(std::string_view s) {
+  check_string_bytes(text::html_escaped_size(s), "an escaped string");
+  return text::html_escape(s);
+}
 
 std::optional<int64_t> as_index(const Value& v) {
   if (v.is_int()) return v.as_int();
@@ -87,12 +93,14 @@ Value binary_op(BinaryOp op, const Value& a, const Value& b) {
       if (ints) return Value::integer((check_overflow(__builtin_add_overflow(int_of(a), int_of(b), &r)), r));
       if (nums) return Value::floating(a.as_double() + b.as_double());
       if (a.is_string() && b.is_string()) {
+        check_string_bytes(a.as_string().size() + b.as_string().size(), "a + concatenation");
         // markupsafe: joining a Markup and a plain str escapes the plain one.
-        if (a.is_markup()) return Value::markup(a.as_string() + (b.is_markup() ? b.as_string() : text::html_escape(b.as_string())));
-        if (b.is_markup()) return Value::markup(text::html_escape(a.as_string()) + b.as_string());
+        if (a.is_markup()) return Value::markup(a.as_string() + (b.is_markup() ? b.as_string() : html_escape_checked(b.as_string())));
+        if (b.is_markup()) return Value::markup(html_escape_checked(a.as_string()) + b.as_string());
         return Value::string(a.as_string() + b.as_string());
       }
       if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+        check_list_items(a.items().size() + b.items().size(), "a + concatenation");
         ValueList out = a.items();
         out.insert(out.end(), b.items().begin(), b.items().end());
         return a.is_list() ? Value::list(std::move(out)) : Value::tuple(std::move(out));
@@ -168,6 +176,7 @@ bool contains(const Value& container, const Value& item) {
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Kind::List:
     case Kind::Tuple:
+      tick_work(container.items().size());
       for (const Value& v : container.items()) {
         if (equals(v, item)) return true;
       }
@@ -183,13 +192,17 @@ ValueList iterate(const Value& v) {
   switch (v.kind()) {
     case Kind::Undefined: return {};
     case Kind::List:
-    case Kind::Tuple: return v.items();
+    case Kind::Tuple:
+      check_list_items(v.items().size(), "a copy of a list");
+      return v.items();
     case Kind::Dict: {
+      check_list_items(v.as_dict().size(), "the keys of a dict");
       ValueList keys;
       for (const auto& kv : v.as_dict().entries) keys.push_back(kv.first);
       return keys;
     }
     case Kind::String: {
+      check_list_items(text::length(v.as_string()), "the characters of a string");
       ValueList chars;
       for (char32_t c : text::decode(v.as_string())) {
         std::string s;

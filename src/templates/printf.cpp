@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "templates/budget.h"
 #include "templates/builtins.h"
 #include "templates/text.h"
 
@@ -52,7 +53,7 @@ Value percent_format(const Value& format, const Value& args) {
   };
   auto as_text = [&](const Value& v, bool use_repr) {
     std::string s = use_repr ? repr(v) : to_str(v);
-    if (format.is_markup() && !(v.is_markup() && !use_repr)) s = text::html_escape(s);
+    if (format.is_markup() && !(v.is_markup() && !use_repr)) s = html_escape_checked(s);
     return s;
   };
   std::string out;
@@ -179,6 +180,7 @@ Value percent_format(const Value& format, const Value& args) {
       default: fail(std::string("unsupported format character '") + conv + "'");
     }
     out += pad(std::move(body), width, left, numeric ? fill : ' ', numeric);
+    check_string_bytes(out.size(), "a %-formatted string");
   }
   if (next < positional.size() && !mapping_like && !used_mapping && !(args.is_tuple() && positional.empty())) {
     fail("not all arguments converted during string formatting");

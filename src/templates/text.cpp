@@ -358,6 +358,46 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
   return out;
 }
 
+uint64_t replaced_size(std::string_view s, std::string_view old, std::string_view repl,
+                       int64_t count) {
+  uint64_t n = old.empty() ? length(s) + 1 : static_cast<uint64_t>(text::count(s, old));
+  if (count >= 0) n = std::min<uint64_t>(n, static_cast<uint64_t>(count));
+  // Each replacement removes old and adds repl (old is empty for the insert-everywhere form).
+  return s.size() - n * old.size() + n * repl.size();
+}
+
+size_t split_count(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit) {
+  size_t n = 0;
+  if (sep) {
+    n = static_cast<size_t>(text::count(s, *sep)) + 1;
+  } else {
+    bool in_word = false;
+    for (char32_t c : decode(s)) {
+      const bool space = is_space(c);
+      if (!space && !in_word) ++n;
+      in_word = !space;
+    }
+  }
+  if (maxsplit >= 0) n = std::min<size_t>(n, static_cast<size_t>(maxsplit) + 1);
+  return n;
+}
+
+size_t splitlines_count(std::string_view s) {
+  size_t n = 0;
+  bool pending = false;  // characters after the last line break
+  const std::u32string cs = decode(s);
+  for (size_t i = 0; i < cs.size(); ++i) {
+    if (!is_line_break(cs[i])) {
+      pending = true;
+      continue;
+    }
+    if (cs[i] == '\r' && i + 1 < cs.size() && cs[i + 1] == '\n') ++i;
+    ++n;
+    pending = false;
+  }
+  return n + (pending ? 1 : 0);
+}
+
 int64_t find(std::string_view s, std::string_view sub, bool reverse) {
   const size_t at = reverse ? s.rfind(sub) : s.find(sub);
   if (at == std::string_view::npos) return -1;
@@ -401,6 +441,21 @@ std::string string_repr(std::string_view s) {
   }
   out.push_back(quote);
   return out;
+}
+
+uint64_t html_escaped_size(std::string_view s) {
+  uint64_t n = s.size();
+  for (char c : s) {
+    switch (c) {
+      case '&': n += 4; break;   // &amp;
+      case '<':
+      case '>': n += 3; break;   // &lt; &gt;
+      case '"':
+      case '\'': n += 4; break;  // &#34; &#39;
+      default: break;
+    }
+  }
+  return n;
 }
 
 std::string html_escape(std::string_view s) {

@@ -57,6 +57,13 @@ std::vector<std::string> splitlines(std::string_view s, bool keepends);
 // str.replace; count < 0 replaces all.
 std::string replace(std::string_view s, std::string_view old, std::string_view repl,
                     int64_t count);
+// Size in bytes of replace(s, old, repl, count), computed without building it.
+uint64_t replaced_size(std::string_view s, std::string_view old, std::string_view repl,
+                       int64_t count);
+// How many parts split (or rsplit, give or take overlapping separators) and splitlines return,
+// counted without building them.
+size_t split_count(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit);
+size_t splitlines_count(std::string_view s);
 // str.find / str.rfind / str.count in code points (-1 when absent).
 int64_t find(std::string_view s, std::string_view sub, bool reverse);
 int64_t count(std::string_view s, std::string_view sub);
@@ -65,5 +72,7 @@ int64_t count(std::string_view s, std::string_view sub);
 std::string string_repr(std::string_view s);
 // markupsafe.escape: & < > " ' as HTML entities.
 std::string html_escape(std::string_view s);
+// Size in bytes of html_escape(s).
+uint64_t html_escaped_size(std::string_view s);
 
 }  // namespace mlxcel::templates::text

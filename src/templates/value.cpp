@@ -6,11 +6,16 @@
 #include <cstdio>
 #include <cstring>
 
+#include "templates/budget.h"
 #include "templates/text.h"
 
 namespace mlxcel::templates {
 
 void fail(std::string message) { throw RenderFailure{std::move(message), false}; }
+
+void fail_limit(const char* limit, std::string message) {
+  throw RenderFailure{std::move(message), false, limit};
+}
 
 void fail_undefined(const Value& v) {
   const std::string& hint = v.is_undefined() ? v.undefined_hint() : std::string();
@@ -22,15 +27,125 @@ bool Object::set_attr(const std::string&, const Value&) { return false; }
 std::string Object::repr() const { return "<" + type_name() + " object>"; }
 
 namespace {
+
 const std::shared_ptr<const std::string>& empty_string() {
   static const auto s = std::make_shared<const std::string>();
   return s;
 }
+
+// What a value's allocation costs besides its payload: control block, box, allocator slack.
+constexpr uint64_t kBoxBytes = 64;
+
+// The values a render creates carry a Charge (budget.h) next to their payload, in one box the
+// Value's shared_ptr aliases. Lists and dicts free their items through release_values, so
+// destroying a deeply nested value does not recurse.
+struct StringBox {
+  StringBox(std::string s, uint64_t bytes) : text(std::move(s)), charge(bytes, "a string") {}
+  std::string text;
+  Charge charge;
+};
+
+struct ListBox {
+  ListBox(ValueList v, uint64_t bytes) : items(std::move(v)), charge(bytes, "a list") {}
+  ~ListBox() { release_values(items); }
+  ValueList items;
+  Charge charge;
+};
+
+// A charge for an object made elsewhere (dicts, callables, namespaces).
+struct ChargedOwner {
+  ChargedOwner(std::shared_ptr<const void> o, uint64_t bytes, const char* what)
+      : owner(std::move(o)), charge(bytes, what) {}
+  std::shared_ptr<const void> owner;
+  Charge charge;
+};
+
+template <typename T>
+std::shared_ptr<T> charged(std::shared_ptr<T> p, uint64_t bytes, const char* what) {
+  if (!current_budget()) return p;
+  T* raw = p.get();
+  auto box = std::make_shared<ChargedOwner>(std::move(p), bytes, what);
+  return std::shared_ptr<T>(box, raw);
+}
+
+std::shared_ptr<const std::string> make_string(std::string s) {
+  if (s.empty()) return empty_string();
+  if (!current_budget()) return std::make_shared<const std::string>(std::move(s));
+  check_string_bytes(s.size(), "a string");
+  const uint64_t bytes = kBoxBytes + s.capacity();
+  auto box = std::make_shared<StringBox>(std::move(s), bytes);
+  return std::shared_ptr<const std::string>(box, &box->text);
+}
+
+// Values that may keep other values alive (and so could nest without bound).
+bool holds_values(const Value& v) {
+  switch (v.kind()) {
+    case Kind::List:
+    case Kind::Tuple:
+    case Kind::Dict:
+    case Kind::Callable:
+    case Kind::Object: return true;
+    default: return false;
+  }
+}
+
+// The values waiting to be destroyed by the release_values loop running on this thread.
+thread_local ValueList* t_graveyard = nullptr;
+
+void bury(ValueList& graveyard, Value& v) noexcept {
+  if (!holds_values(v)) return;
+  try {
+    graveyard.push_back(std::move(v));
+  } catch (...) {
+    // Out of memory: v is freed where it is, recursively.
+  }
+}
+
+// Destroys the graveyard's values one at a time; the ones that were the last owner of a list or
+// dict add that container's values instead of destroying them recursively.
+void drain(ValueList& graveyard) noexcept {
+  t_graveyard = &graveyard;
+  while (!graveyard.empty()) {
+    Value last = std::move(graveyard.back());
+    graveyard.pop_back();
+  }
+  t_graveyard = nullptr;
+}
+
 }  // namespace
+
+void release_values(ValueList& items) noexcept {
+  if (ValueList* g = t_graveyard) {
+    for (Value& v : items) bury(*g, v);
+    items.clear();
+    return;
+  }
+  ValueList graveyard;
+  for (Value& v : items) bury(graveyard, v);
+  items.clear();
+  drain(graveyard);
+}
+
+Dict::~Dict() {
+  if (ValueList* g = t_graveyard) {
+    for (auto& [k, v] : entries) {
+      bury(*g, k);
+      bury(*g, v);
+    }
+    return;
+  }
+  ValueList graveyard;
+  for (auto& [k, v] : entries) {
+    bury(graveyard, k);
+    bury(graveyard, v);
+  }
+  entries.clear();
+  drain(graveyard);
+}
 
 Value Value::undefined(std::string hint) {
   Value v;
-  v.data_ = hint.empty() ? empty_string() : std::make_shared<const std::string>(std::move(hint));
+  v.data_ = make_string(std::move(hint));
   return v;
 }
 Value Value::none() {
@@ -59,7 +174,7 @@ Value Value::floating(double d) {
 Value Value::string(std::string s) {
   Value v;
   v.kind_ = Kind::String;
-  v.data_ = s.empty() ? empty_string() : std::make_shared<const std::string>(std::move(s));
+  v.data_ = make_string(std::move(s));
   return v;
 }
 Value Value::markup(std::string s) {
@@ -70,7 +185,9 @@ Value Value::markup(std::string s) {
 Value Value::list(ValueList items) {
   Value v;
   v.kind_ = Kind::List;
-  v.data_ = std::make_shared<ValueList>(std::move(items));
+  const uint64_t bytes = kBoxBytes + saturating_mul(items.capacity(), sizeof(Value));
+  auto box = std::make_shared<ListBox>(std::move(items), bytes);
+  v.data_ = std::shared_ptr<ValueList>(box, &box->items);
   return v;
 }
 Value Value::tuple(ValueList items) {
@@ -82,19 +199,23 @@ Value Value::dict() { return dict(std::make_shared<Dict>()); }
 Value Value::dict(std::shared_ptr<Dict> d) {
   Value v;
   v.kind_ = Kind::Dict;
-  v.data_ = std::move(d);
+  const uint64_t bytes =
+      2 * kBoxBytes + saturating_mul(d->entries.capacity(), sizeof(std::pair<Value, Value>));
+  v.data_ = charged(std::move(d), bytes, "a dict");
   return v;
 }
 Value Value::callable(std::string name, std::function<Value(Interpreter&, CallArgs&)> fn) {
   Value v;
   v.kind_ = Kind::Callable;
-  v.data_ = std::make_shared<const Callable>(Callable{std::move(name), std::move(fn)});
+  const uint64_t bytes = 3 * kBoxBytes + sizeof(Callable) + name.size();
+  v.data_ = charged(std::make_shared<const Callable>(Callable{std::move(name), std::move(fn)}),
+                    bytes, "a function");
   return v;
 }
 Value Value::object(std::shared_ptr<Object> o) {
   Value v;
   v.kind_ = Kind::Object;
-  v.data_ = std::move(o);
+  v.data_ = charged(std::move(o), 4 * kBoxBytes, "an object");
   return v;
 }
 
@@ -165,6 +286,7 @@ std::string Value::type_name() const {
 }
 
 const Value* Dict::find(const Value& key) const {
+  tick_work(entries.size());
   for (const auto& [k, v] : entries) {
     if (equals(k, key)) return &v;
   }
@@ -172,6 +294,7 @@ const Value* Dict::find(const Value& key) const {
 }
 
 const Value* Dict::find(const std::string& key) const {
+  tick_work(entries.size());
   for (const auto& [k, v] : entries) {
     if (k.is_string() && k.as_string() == key) return &v;
   }
@@ -179,6 +302,7 @@ const Value* Dict::find(const std::string& key) const {
 }
 
 void Dict::set(const Value& key, Value value) {
+  tick_work(entries.size());
   for (auto& [k, v] : entries) {
     if (equals(k, key)) {
       v = std::move(value);
@@ -189,6 +313,7 @@ void Dict::set(const Value& key, Value value) {
 }
 
 bool Dict::erase(const Value& key) {
+  tick_work(entries.size());
   for (auto it = entries.begin(); it != entries.end(); ++it) {
     if (equals(it->first, key)) {
       entries.erase(it);
@@ -204,12 +329,20 @@ Value Namespace::get_attr(const std::string& name) const {
 }
 
 bool Namespace::set_attr(const std::string& name, const Value& value) {
+  // Namespaces assigned to live until the render ends (Interpreter::note_mutation).
+  if (!attrs.find(name)) charge_until_end(sizeof(std::pair<Value, Value>) + name.size(), "a namespace");
   attrs.set(Value::string(name), value);
   return true;
 }
 
+namespace {
+void print_dict(std::string& out, const Dict& d, const void* id);
+}  // namespace
+
 std::string Namespace::repr() const {
-  return "<Namespace " + to_str(Value::dict(std::make_shared<Dict>(attrs))) + ">";
+  std::string out = "<Namespace ";
+  print_dict(out, attrs, &attrs);
+  return out + ">";
 }
 
 namespace {
@@ -257,18 +390,23 @@ bool equals(const Value& a, const Value& b) {
     case Kind::String: return a.as_string() == b.as_string();
     case Kind::List:
     case Kind::Tuple: {
+      if (a.identity() == b.identity()) return true;
       const auto& x = a.items();
       const auto& y = b.items();
       if (x.size() != y.size()) return false;
+      WalkGuard guard("comparing");
+      tick_work(x.size());
       for (size_t i = 0; i < x.size(); ++i) {
         if (!equals(x[i], y[i])) return false;
       }
       return true;
     }
     case Kind::Dict: {
+      if (a.identity() == b.identity()) return true;
       const auto& x = a.as_dict();
       const auto& y = b.as_dict();
       if (x.size() != y.size()) return false;
+      WalkGuard guard("comparing");
       for (const auto& [k, v] : x.entries) {
         const Value* other = y.find(k);
         if (!other || !equals(v, *other)) return false;
@@ -285,6 +423,7 @@ bool less_than(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) return compare_numbers(a, b) == -1;
   if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();
   if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
+    WalkGuard guard("comparing");
     const auto& x = a.items();
     const auto& y = b.items();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
@@ -332,50 +471,105 @@ std::string float_repr(double d) {
   return out;
 }
 
-std::string to_str(const Value& v) {
-  switch (v.kind()) {
-    case Kind::Undefined: return "";
-    case Kind::None: return "None";
-    case Kind::Bool: return v.as_bool() ? "True" : "False";
-    case Kind::Int: return std::to_string(v.as_int());
-    case Kind::Float: return float_repr(v.as_float());
-    case Kind::String: return v.as_string();
-    case Kind::List:
-    case Kind::Tuple: {
-      const bool tuple = v.is_tuple();
-      std::string out = tuple ? "(" : "[";
-      const auto& items = v.items();
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ", ";
-        out += repr(items[i]);
-      }
-      if (tuple && items.size() == 1) out += ",";
-      out += tuple ? ")" : "]";
-      return out;
-    }
-    case Kind::Dict: {
-      std::string out = "{";
-      bool first = true;
-      for (const auto& [k, val] : v.as_dict().entries) {
-        if (!first) out += ", ";
-        first = false;
-        out += repr(k) + ": " + repr(val);
-      }
-      return out + "}";
-    }
-    case Kind::Callable: return "<function " + v.as_callable().name + ">";
-    case Kind::Object: return v.as_object().repr();
+namespace {
+
+// The containers being printed on this thread, innermost last: one met again is inside itself
+// and prints as [...] or {...}, as Python's reprs do.
+thread_local std::vector<const void*> t_printing;
+
+class Printing {
+ public:
+  explicit Printing(const void* id) { t_printing.push_back(id); }
+  ~Printing() { t_printing.pop_back(); }
+  Printing(const Printing&) = delete;
+  Printing& operator=(const Printing&) = delete;
+  static bool open(const void* id) {
+    return std::find(t_printing.begin(), t_printing.end(), id) != t_printing.end();
   }
-  return "";
+};
+
+void print(std::string& out, const Value& v, bool quoted);
+
+void print_items(std::string& out, const Value& v) {
+  const bool tuple = v.is_tuple();
+  if (Printing::open(v.identity())) {
+    out += tuple ? "(...)" : "[...]";
+    return;
+  }
+  WalkGuard guard("printing");
+  Printing printing(v.identity());
+  out += tuple ? "(" : "[";
+  const auto& items = v.items();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    print(out, items[i], true);
+    check_string_bytes(out.size(), "a printed list");
+  }
+  if (tuple && items.size() == 1) out += ",";
+  out += tuple ? ")" : "]";
+}
+
+void print_dict(std::string& out, const Dict& d, const void* id) {
+  if (Printing::open(id)) {
+    out += "{...}";
+    return;
+  }
+  WalkGuard guard("printing");
+  Printing printing(id);
+  out += "{";
+  bool first = true;
+  for (const auto& [k, val] : d.entries) {
+    if (!first) out += ", ";
+    first = false;
+    print(out, k, true);
+    out += ": ";
+    print(out, val, true);
+    check_string_bytes(out.size(), "a printed dict");
+  }
+  out += "}";
+}
+
+void print(std::string& out, const Value& v, bool quoted) {
+  switch (v.kind()) {
+    case Kind::Undefined: out += quoted ? "Undefined" : ""; return;
+    case Kind::None: out += "None"; return;
+    case Kind::Bool: out += v.as_bool() ? "True" : "False"; return;
+    case Kind::Int: out += std::to_string(v.as_int()); return;
+    case Kind::Float: out += float_repr(v.as_float()); return;
+    case Kind::String:
+      if (!quoted) {
+        out += v.as_string();
+      } else if (v.is_markup()) {
+        out += "Markup(" + text::string_repr(v.as_string()) + ")";
+      } else {
+        out += text::string_repr(v.as_string());
+      }
+      return;
+    case Kind::List:
+    case Kind::Tuple: print_items(out, v); return;
+    case Kind::Dict: print_dict(out, v.as_dict(), v.identity()); return;
+    case Kind::Callable: out += "<function " + v.as_callable().name + ">"; return;
+    case Kind::Object: {
+      WalkGuard guard("printing");
+      out += v.as_object().repr();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+std::string to_str(const Value& v) {
+  if (v.is_string()) return v.as_string();
+  std::string out;
+  print(out, v, false);
+  return out;
 }
 
 std::string repr(const Value& v) {
-  if (v.is_string()) {
-    const std::string r = text::string_repr(v.as_string());
-    return v.is_markup() ? "Markup(" + r + ")" : r;
-  }
-  if (v.is_undefined()) return "Undefined";
-  return to_str(v);
+  std::string out;
+  print(out, v, true);
+  return out;
 }
 
 }  // namespace mlxcel::templates

@@ -118,6 +118,14 @@ class Value {
 
 // Insertion-ordered mapping with Python key equality (1 == 1.0 == True).
 struct Dict {
+  Dict() = default;
+  Dict(const Dict&) = default;
+  Dict(Dict&&) = default;
+  Dict& operator=(const Dict&) = default;
+  Dict& operator=(Dict&&) = default;
+  // Destroys the entries one at a time (see release_values), not recursively.
+  ~Dict();
+
   std::vector<std::pair<Value, Value>> entries;
 
   const Value* find(const Value& key) const;
@@ -138,12 +146,14 @@ class Namespace : public Object {
   Dict attrs;
 };
 
-// Python == (never fails). Undefined equals only undefined.
+// Python == (fails only past the nesting limit). Undefined equals only undefined. A container
+// equals itself without being walked, as Python's identity shortcut does.
 bool equals(const Value& a, const Value& b);
 // Python <; throws RenderFailure for types Python cannot order.
 bool less_than(const Value& a, const Value& b);
 
 // str(value) as Jinja prints it: "" for undefined, "None", "True", 1.5, ['a', 1]...
+// A container that contains itself prints as [...] / {...} where it recurs, as in Python.
 std::string to_str(const Value& v);
 // repr(value): quoted strings, used inside containers.
 std::string repr(const Value& v);
@@ -154,9 +164,16 @@ std::string float_repr(double d);
 // Thrown by value operations, filters and methods; the interpreter adds the template position.
 struct RenderFailure {
   std::string message;
-  bool undefined = false;  // an UndefinedError in Jinja terms
+  bool undefined = false;        // an UndefinedError in Jinja terms
+  const char* limit = nullptr;   // the RenderLimits field that was exceeded, if that is why
 };
 [[noreturn]] void fail(std::string message);
+// A limit of RenderLimits was reached (`limit` is the field's name).
+[[noreturn]] void fail_limit(const char* limit, std::string message);
+
+// Destroys the values, and whatever only they kept alive, without recursion: a list nested a
+// million levels deep is freed in a loop instead of overflowing the stack. `items` ends empty.
+void release_values(ValueList& items) noexcept;
 // What Jinja says when an undefined value is used ("'x' is undefined").
 [[noreturn]] void fail_undefined(const Value& v);
 

@@ -218,7 +218,8 @@ TEST(Limits, RangeLongerThanTheSandboxAllows) {
 }
 
 TEST(Limits, RepeatedStringTooLarge) {
-  expect_error<TemplateRenderError>([] { render("{{ 'x' * 100000000 }}"); }, {"repeated string is too large"});
+  expect_error<TemplateLimitExceeded>([] { render("{{ 'x' * 100000000 }}"); },
+                                      {"a repeated string of 100000000 bytes is over the limit of 67108864 bytes (max_output_bytes)"});
 }
 
 TEST(Limits, StackBudgetStopsDeepRecursionCleanly) {

@@ -114,3 +114,10 @@ TEST(Nesting, WhatRealTemplatesDoStillParses) {
   EXPECT_EQ(render("{{ 0" + repeat(" + 1", 200) + " }}"), "200");
   EXPECT_EQ(render(repeat("{% if true %}", 100) + "y" + repeat("{% endif %}", 100)), "y");
 }
+
+TEST(Nesting, TheLimitIsRenderLimitsMaxNestingDepth) {
+  RenderOptions o = test_options();
+  o.limits.max_nesting_depth = 20;
+  expect_syntax_error("{{ x" + repeat("|lower", 20) + " }}", {"more than 20 levels"}, o);
+  EXPECT_EQ(Template("{{ 'a'" + repeat("|upper", 18) + " }}", o).render(json::object()), "A");
+}
