@@ -187,12 +187,13 @@ for h in "${HARNESSES[@]}"; do
     # New units found go into corpus/ next to the seeds.
     "$bin" "${fopts[@]}" "$d/corpus" >"$log" 2>&1 || true
     # The last status line ("#N DONE cov: C ft: F corp: U/S exec/s: R ..."; in fork mode
-    # "#N: cov: C ft: F corp: U exec/s: R ...") and the final stats when libFuzzer printed them.
+    # "#N: cov: C ft: F corp: U exec/s R ...", cov counted differently) and the final stats
+    # when libFuzzer printed them.
     last=$(grep -E '^#[0-9]+:?[[:space:]]' "$log" | tail -n1)
     execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$last")
     cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
     corp=$(sed -nE 's/.* corp: ([0-9]+(\/[0-9]+[a-zA-Z]*)?).*/\1/p' <<<"$last")
-    rate=$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$last")
+    rate=$(sed -nE 's/.* exec\/s:? ([0-9]+).*/\1/p' <<<"$last")
     x=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
     [ -n "$x" ] && execs=$x
     x=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
