@@ -37,6 +37,10 @@ struct ServeCliOptions {
   std::string api_key;
   std::string queue_size = "16";
   std::string max_body = "8MiB";
+  std::string max_connections = "256";
+  std::string header_timeout = "10";
+  std::string body_timeout = "30";
+  std::string keep_alive = "5";
   std::optional<std::string> threads;
   std::string cache_type_k = "f16";
   std::string cache_type_v = "f16";
@@ -119,6 +123,13 @@ int run_serve(const ServeCliOptions& o) {
   so.queue_size = static_cast<uint32_t>(parse_count_option(o.queue_size, "--queue-size", 1u << 20));
   so.max_body = parse_size(o.max_body, "--max-body");
   if (so.max_body == 0) throw UsageError("serve", "body limit must be positive (--max-body, 0)");
+  so.max_connections =
+      static_cast<uint32_t>(parse_count_option(o.max_connections, "--max-connections", 100000));
+  so.header_timeout_seconds =
+      static_cast<int>(parse_count_option(o.header_timeout, "--header-timeout", 3600));
+  so.body_timeout_seconds =
+      static_cast<int>(parse_count_option(o.body_timeout, "--body-timeout", 3600));
+  so.keep_alive_seconds = static_cast<int>(parse_count_option(o.keep_alive, "--keep-alive", 3600));
 
   const MemorySettings memory = parse_memory_options(o.memory);
 
@@ -202,6 +213,18 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--queue-size", o->queue_size,
                   "requests that may wait for a free sequence before 503 (default 16)");
   cmd->add_option("--max-body", o->max_body, "request body limit, e.g. 8MiB (default 8MiB)");
+  cmd->add_option("--max-connections", o->max_connections,
+                  "open client connections; one more is answered 503 (default 256)")
+      ->type_name("INT");
+  cmd->add_option("--header-timeout", o->header_timeout,
+                  "seconds a client has to send a request's whole header (default 10)")
+      ->type_name("SECONDS");
+  cmd->add_option("--body-timeout", o->body_timeout,
+                  "seconds a client has to send a request's whole body (default 30)")
+      ->type_name("SECONDS");
+  cmd->add_option("--keep-alive", o->keep_alive,
+                  "seconds an idle connection waits for its next request (default 5)")
+      ->type_name("SECONDS");
   cmd->add_option("--threads,-t", o->threads, "threads (default: online CPUs)");
   cmd->add_option("--cache-type-k", o->cache_type_k, std::string("K cache type: ") + kCacheTypesHelp);
   cmd->add_option("--cache-type-v", o->cache_type_v, "V cache type (default f16)");

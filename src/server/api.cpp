@@ -5,6 +5,8 @@
 #include <functional>
 #include <limits>
 
+#include "core/json_input.h"
+
 namespace mlxcel::server {
 
 using nlohmann::json;
@@ -252,15 +254,10 @@ void parse_prompt(const json& v, ParsedRequest& out) {
 }  // namespace
 
 ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
-  json doc;
-  try {
-    doc = json::parse(body);
-  } catch (const json::parse_error& e) {
-    // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep the position.
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    throw ApiError(400, "the request body is not valid JSON: " + what, "invalid_json");
-  }
+  std::string why;
+  std::optional<json> parsed = try_parse_json(body, &why);
+  if (!parsed) throw ApiError(400, "the request body is not valid JSON: " + why, "invalid_json");
+  json doc = std::move(*parsed);
   if (!doc.is_object()) {
     throw ApiError(400, "the request body must be a JSON object (got " + describe(doc) + ")",
                    "invalid_type");

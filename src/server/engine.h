@@ -64,6 +64,11 @@ class Engine {
   virtual uint64_t vocab_size() const = 0;
 
   virtual std::vector<int32_t> tokenize(std::string_view text, bool add_special) const = 0;
+  // No token of this engine's tokenizer covers more input bytes than this, so a text of n bytes
+  // is at least n / max_token_bytes() tokens; 0 when the tokenizer cannot promise a bound (e.g. a
+  // normalizer that deletes characters). Lets the server refuse a prompt that cannot fit the
+  // context before tokenizing it.
+  virtual uint64_t max_token_bytes() const { return 0; }
   // The bytes `token` appends to generated text; may be part of a UTF-8 character (the server
   // joins pieces and only emits whole characters). Empty for control tokens.
   virtual std::string token_bytes(int32_t token) const = 0;

@@ -1,6 +1,5 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -12,7 +11,7 @@
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
 #include "server/api.h"
-#include "server/client_socket.h"
+#include "server/http_session.h"
 #include "server/metrics.h"
 #include "server/responses.h"
 #include "server/scheduler.h"
@@ -22,11 +21,6 @@ namespace mlxcel::server {
 using nlohmann::json;
 
 namespace {
-
-constexpr auto kWaitSlice = std::chrono::milliseconds(250);
-// While a stream has nothing to send (queued behind busy sequences), an SSE comment goes out this
-// often: a write to a vanished client fails, which frees its place at once.
-constexpr auto kKeepAliveInterval = std::chrono::seconds(1);
 
 const char* const kGetRoutes[] = {"/health", "/metrics", "/v1/models"};
 const char* const kPostRoutes[] = {"/v1/completions", "/v1/chat/completions"};
@@ -60,29 +54,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string status_text(int status) {
-  switch (status) {
-    case 400:
-      return "malformed HTTP request (request line, method or headers)";
-    case 404:
-      return "not found";
-    case 405:
-      return "method not allowed";
-    case 413:
-      return "the request body is larger than the server's limit (--max-body)";
-    case 414:
-      return "the request URI is too long";
-    case 416:
-      return "range not satisfiable";
-    case 431:
-      return "request header fields too large";
-    case 503:
-      return "service unavailable";
-    default:
-      return status >= 500 ? "internal server error" : "bad request";
-  }
-}
-
 uint64_t random_seed() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return rng();
@@ -94,152 +65,102 @@ int64_t unix_now() {
       .count();
 }
 
-// Without the socket a non-streamed request cannot be cancelled; say so once, not per request.
-void warn_no_client_socket(const httplib::Request& req) {
-  static std::atomic<bool> warned{false};
-  if (warned.exchange(true)) return;
-  spdlog::warn("[server] cannot find the socket of a connection ({}:{} -> {}:{}); requests that "
-               "are not streamed run to their end when their client disconnects",
-               req.remote_addr, req.remote_port, req.local_addr, req.local_port);
-}
-
-void write_error(httplib::Response& res, const ApiError& e) {
-  res.status = e.status();
-  res.set_content(dump_json(e.to_json()), "application/json");
-}
-
-// What a streamed response keeps between calls of the content provider.
-struct StreamState {
-  std::shared_ptr<Generation> gen;
-  ResponseMeta meta;
-  bool include_usage = false;
-  bool first = true;
-  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
-};
-
 }  // namespace
 
-struct HttpServer::Impl {
+
+struct HttpServer::Impl final : Router {
   Engine& engine;
   ServerOptions options;
   Scheduler scheduler;
   RequestCounters counters;
-  httplib::Server http;
   const int64_t started = unix_now();
   std::atomic<bool> stopping{false};
-  std::atomic<bool> serving{false};
+  Transport transport;
 
   Impl(Engine& e, ServerOptions o)
-      : engine(e), options(std::move(o)), scheduler(e, options.queue_size) {
-    setup();
+      : engine(e), options(std::move(o)), scheduler(e, options.queue_size),
+        transport(*this, limits(options, e), 2, 2) {}
+
+  static TransportLimits limits(const ServerOptions& o, const Engine& e) {
+    TransportLimits l;
+    l.max_body = o.max_body;
+    l.header_timeout = std::chrono::seconds(o.header_timeout_seconds);
+    l.body_timeout = std::chrono::seconds(o.body_timeout_seconds);
+    l.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
+    l.max_connections = o.max_connections;
+    l.body_budget = o.max_body * request_bodies_in_flight(o, e.slot_count());
+    return l;
   }
 
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
-
-  bool authorized(const httplib::Request& req) const {
+  bool authorized(const RequestHead& head) const {
     if (options.api_key.empty()) return true;
-    const std::string header = req.get_header_value("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
+    const std::string& header = head.authorization;
     if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
       return false;
     }
     return constant_time_equal(std::string_view(header).substr(kBearer.size()), options.api_key);
   }
 
-  // Every handler runs inside this: authentication, and errors turned into OpenAI error JSON
-  // (nothing a request does can take the process down).
-  httplib::Server::Handler guarded(Handler handler, bool needs_auth = true) {
-    return [this, handler = std::move(handler), needs_auth](const httplib::Request& req,
-                                                            httplib::Response& res) {
-      try {
-        if (needs_auth && !authorized(req)) {
-          res.set_header("WWW-Authenticate", "Bearer");
-          throw ApiError(401,
-                         req.has_header("Authorization")
-                             ? "invalid API key in the Authorization header"
-                             : "missing API key: send \"Authorization: Bearer <key>\"",
-                         "invalid_api_key");
-        }
-        handler(req, res);
-      } catch (const ApiError& e) {
-        write_error(res, e);
-      } catch (const MemoryLimitExceeded& e) {
-        spdlog::error("[server] {} {}: {}", req.method, req.path, e.what());
-        write_error(res, ApiError(503, e.what(), "memory_limit_exceeded"));
-      } catch (const std::exception& e) {
-        spdlog::error("[server] {} {}: {}", req.method, req.path, e.what());
-        write_error(res, ApiError(500, std::string("internal error: ") + e.what(),
-                                  "internal_error"));
-      }
-    };
-  }
-
-  void setup() {
-    const uint64_t threads =
-        std::max<uint64_t>(8, uint64_t{engine.slot_count()} + options.queue_size + 4);
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.set_payload_max_length(options.max_body);
-    http.set_keep_alive_max_count(100);
-    http.set_keep_alive_timeout(options.keep_alive_seconds);
-
-    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      counters.record(route_label(req.path), res.status);
-      spdlog::debug("[server] {} {} {}", req.method, req.path, res.status);
-    });
-    // Statuses httplib sets itself (413 body too large, 400 unparsable HTTP, 404 no route) get
-    // the OpenAI error shape too.
-    http.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty() || res.content_provider_) {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      std::string message = status_text(res.status);
-      std::string code;
-      if (res.status == 413) {
-        code = "request_too_large";
-      } else if (res.status == 400) {
-        code = "invalid_http";
-      } else if (res.status == 404) {
-        message = "unknown route " + req.method + " " + req.path;
-        code = "not_found";
-      }
-      write_error(res, ApiError(res.status, message, code));
-      return httplib::Server::HandlerResponse::Handled;
-    }));
-
-    http.Get("/health", guarded([this](const auto&, auto& res) { health(res); }, false));
-    http.Get("/metrics", guarded([this](const auto&, auto& res) { metrics(res); }));
-    http.Get("/v1/models", guarded([this](const auto&, auto& res) { models(res); }));
-    http.Get("/v1/models/(.+)", guarded([this](const auto& req, auto& res) { model(req, res); }));
-    http.Post("/v1/completions", guarded([this](const auto& req, auto& res) {
-                generate(req, res, Endpoint::Completions);
-              }));
-    http.Post("/v1/chat/completions", guarded([this](const auto& req, auto& res) {
-                generate(req, res, Endpoint::ChatCompletions);
-              }));
-    // Anything else: 405 on a known path with the wrong method, 404 otherwise.
-    auto fallback = guarded([](const httplib::Request& req, httplib::Response& res) {
-      if (is_get_route(req.path) || is_post_route(req.path)) {
-        res.set_header("Allow", is_get_route(req.path) ? "GET" : "POST");
-        throw ApiError(405, "method " + req.method + " is not allowed on " + req.path,
-                       "method_not_allowed");
-      }
-      throw ApiError(404, "unknown route " + req.method + " " + req.path, "not_found");
-    });
-    http.Get(".*", fallback);
-    http.Post(".*", fallback);
-    http.Put(".*", fallback);
-    http.Patch(".*", fallback);
-    http.Delete(".*", fallback);
-    http.Options(".*", fallback);
-  }
-
-  void health(httplib::Response& res) {
-    if (stopping) {
-      res.status = 503;
-      res.set_content(R"({"status":"shutting down"})", "application/json");
-      return;
+  // Decided from the header alone, before a byte of the body is read.
+  std::optional<HttpReply> check_head(const RequestHead& head) override {
+    const bool known_get = is_get_route(head.path);
+    const bool known_post = is_post_route(head.path);
+    const bool needs_auth = head.path != "/health";
+    if ((known_get || known_post) && needs_auth && !authorized(head)) {
+      HttpReply r = error_reply(ApiError(
+          401,
+          head.has_authorization ? "invalid API key in the Authorization header"
+                                 : "missing API key: send \"Authorization: Bearer <key>\"",
+          "invalid_api_key"));
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
     }
+    if ((known_get && head.method == "GET") || (known_post && head.method == "POST")) {
+      return std::nullopt;
+    }
+    if (known_get || known_post) {
+      HttpReply r = error_reply(ApiError(405,
+                                         "method " + head.method + " is not allowed on " + head.path,
+                                         "method_not_allowed"));
+      r.headers.emplace_back("Allow", known_get ? "GET" : "POST");
+      return r;
+    }
+    return error_reply(ApiError(404, "unknown route " + head.method + " " + head.path, "not_found"));
+  }
+
+  std::variant<HttpReply, GenerationReply> handle(const RequestHead& head,
+                                                   std::string body) override {
+    try {
+      if (head.path == "/health") return health();
+      if (head.path == "/metrics") return metrics();
+      if (head.path == "/v1/models") return models();
+      if (head.path.rfind("/v1/models/", 0) == 0) {
+        return model(head.path.substr(std::string_view("/v1/models/").size()));
+      }
+      const Endpoint endpoint =
+          head.path == "/v1/completions" ? Endpoint::Completions : Endpoint::ChatCompletions;
+      try {
+        return generate(body, endpoint);
+      } catch (const ApiError& e) {
+        if (e.code() != "server_overloaded") throw;
+        HttpReply r = error_reply(e);
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+      }
+    } catch (const MemoryLimitExceeded& e) {
+      spdlog::error("[server] {} {}: {}", head.method, head.path, e.what());
+      return error_reply(ApiError(503, e.what(), "memory_limit_exceeded"));
+    }
+  }
+
+  void record(const std::string& path, int status) override {
+    counters.record(route_label(path), status);
+    spdlog::debug("[server] {} {}", path, status);
+  }
+
+  HttpReply health() {
+    if (stopping) return HttpReply{503, "application/json", R"({"status":"shutting down"})", {}};
     const SchedulerStats s = scheduler.stats();
     json j = {{"status", "ok"},
               {"model", engine.model_id()},
@@ -247,10 +168,10 @@ struct HttpServer::Impl {
               {"sequences_active", s.active},
               {"requests_queued", s.queued},
               {"ctx_size", engine.slot_context()}};
-    res.set_content(dump_json(j), "application/json");
+    return HttpReply{200, "application/json", dump_json(j), {}};
   }
 
-  void metrics(httplib::Response& res) {
+  HttpReply metrics() {
     MetricsSnapshot m;
     m.memory = memory_stats();
     m.scheduler = scheduler.stats();
@@ -259,12 +180,13 @@ struct HttpServer::Impl {
     m.refused_context = counters.refusals(Refusal::ContextTooLong);
     m.planned_bytes = options.planned_bytes;
     m.estimate_bytes = options.estimate_bytes;
+    m.connections = transport.connections();
     try {
       m.process = process_memory();
     } catch (const IoError&) {
       // no /proc: the process metrics are left out
     }
-    res.set_content(render_metrics(m), "text/plain; version=0.0.4; charset=utf-8");
+    return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(m), {}};
   }
 
   json model_json() const {
@@ -274,22 +196,38 @@ struct HttpServer::Impl {
             {"owned_by", "mlxcel"}};
   }
 
-  void models(httplib::Response& res) {
+  HttpReply models() {
     json j = {{"object", "list"}, {"data", json::array({model_json()})}};
-    res.set_content(dump_json(j), "application/json");
+    return HttpReply{200, "application/json", dump_json(j), {}};
   }
 
-  void model(const httplib::Request& req, httplib::Response& res) {
-    const std::string id = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+  HttpReply model(const std::string& id) {
     if (id != engine.model_id()) {
       throw ApiError(404, "the model '" + id + "' does not exist (this server serves '" +
                               engine.model_id() + "')",
                      "model_not_found", "model");
     }
-    res.set_content(dump_json(model_json()), "application/json");
+    return HttpReply{200, "application/json", dump_json(model_json()), {}};
   }
 
-  std::vector<int32_t> prompt_tokens(const ParsedRequest& p) const {
+  // A text of this many bytes cannot be fewer tokens than this (0: the tokenizer gives no bound),
+  // so a prompt that cannot fit the context is refused before it is rendered or tokenized.
+  void refuse_if_surely_too_long(uint64_t text_bytes, const char* param) {
+    const uint64_t per_token = engine.max_token_bytes();
+    if (per_token == 0) return;
+    const uint64_t at_least = (text_bytes + per_token - 1) / per_token;
+    const uint64_t context = engine.slot_context();
+    if (at_least < context) return;
+    counters.refuse(Refusal::ContextTooLong);
+    throw ApiError(400,
+                   fmt::format("the prompt has {} bytes, so at least {} tokens (no token of this "
+                               "model covers more than {} bytes), but a sequence holds {} tokens "
+                               "(--ctx-size)",
+                               text_bytes, at_least, per_token, context),
+                   "context_length_exceeded", param);
+  }
+
+  std::vector<int32_t> prompt_tokens(const ParsedRequest& p) {
     if (p.endpoint == Endpoint::ChatCompletions) {
       ChatPrompt chat;
       try {
@@ -298,9 +236,14 @@ struct HttpServer::Impl {
         throw ApiError(400, std::string("the chat template rejected the messages: ") + e.what(),
                        "invalid_messages", e.param().empty() ? "messages" : e.param());
       }
+      // On the rendered text, not the messages: a template may drop or cut what it is given.
+      refuse_if_surely_too_long(chat.text.size(), "messages");
       return engine.tokenize(chat.text, chat.add_special);
     }
-    if (p.prompt_text) return engine.tokenize(*p.prompt_text, true);
+    if (p.prompt_text) {
+      refuse_if_surely_too_long(p.prompt_text->size(), "prompt");
+      return engine.tokenize(*p.prompt_text, true);
+    }
     std::vector<int32_t> ids;
     const uint64_t vocab = engine.vocab_size();
     for (size_t i = 0; i < p.prompt_ids.size(); ++i) {
@@ -316,24 +259,29 @@ struct HttpServer::Impl {
     return ids;
   }
 
-  void generate(const httplib::Request& req, httplib::Response& res, Endpoint endpoint) {
-    ParsedRequest p = parse_request(req.body, endpoint);
+  GenerationReply generate(const std::string& body, Endpoint endpoint) {
+    ParsedRequest p = parse_request(body, endpoint);
+    const char* prompt_param = endpoint == Endpoint::ChatCompletions ? "messages" : "prompt";
+    const uint64_t context = engine.slot_context();
+    if (p.prompt_ids.size() >= context) {
+      counters.refuse(Refusal::ContextTooLong);
+      throw ApiError(400,
+                     fmt::format("the prompt has {} tokens but a sequence holds {} tokens "
+                                 "(--ctx-size), leaving no room to generate",
+                                 p.prompt_ids.size(), context),
+                     "context_length_exceeded", prompt_param);
+    }
     GenerationRequest g;
     g.prompt = prompt_tokens(p);
-    const uint64_t context = engine.slot_context();
     const uint64_t n = g.prompt.size();
-    if (n == 0) {
-      throw ApiError(400, "the prompt is empty (no tokens)", "invalid_value",
-                     endpoint == Endpoint::ChatCompletions ? "messages" : "prompt");
-    }
+    if (n == 0) throw ApiError(400, "the prompt is empty (no tokens)", "invalid_value", prompt_param);
     if (n >= context) {
       counters.refuse(Refusal::ContextTooLong);
       throw ApiError(400,
                      "the prompt has " + std::to_string(n) + " tokens but a sequence holds " +
                          std::to_string(context) +
                          " tokens (--ctx-size), leaving no room to generate",
-                     "context_length_exceeded",
-                     endpoint == Endpoint::ChatCompletions ? "messages" : "prompt");
+                     "context_length_exceeded", prompt_param);
     }
     g.max_tokens = p.max_tokens.value_or(context - n);
     if (g.max_tokens > context - n) {
@@ -350,113 +298,25 @@ struct HttpServer::Impl {
     if (!p.seed_given) g.sampling.seed = random_seed();
     g.stop = p.stop;
 
-    std::shared_ptr<Generation> gen;
+    GenerationReply out;
     try {
-      gen = scheduler.submit(std::move(g));
+      out.gen = scheduler.submit(std::move(g));
     } catch (const Overloaded& e) {
       counters.refuse(Refusal::QueueFull);
-      res.set_header("Retry-After", "1");
       throw ApiError(503, e.what(), "server_overloaded");
     } catch (const InvalidRequest& e) {
       throw ApiError(400, e.what(), "invalid_value");
     }
-
-    ResponseMeta meta{endpoint, make_response_id(endpoint), unix_now(), engine.model_id()};
-    if (!p.stream) {
-      // Nothing is written until the answer is complete, so a client that left is noticed by
-      // looking at its socket between tokens; its sequence is then freed at the next step.
-      const std::optional<ClientSocket> client =
-          ClientSocket::find(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
-      if (!client) warn_no_client_socket(req);
-      std::string text;
-      for (;;) {
-        Generation::Update u = gen->wait(kWaitSlice);
-        text += u.text;
-        if (!u.finished) {
-          if (client && client->closed()) {
-            gen->cancel();
-            spdlog::debug("[server] {} {}: the client closed the connection; generation cancelled "
-                          "after {} tokens",
-                          req.method, req.path, u.completion_tokens);
-            // Nobody reads it; the status shows in mlxcel_requests_total (499, as nginx logs it).
-            throw ApiError(499, "the client closed the connection before the answer was ready",
-                           "client_closed_request");
-          }
-          continue;
-        }
-        if (u.reason == FinishReason::Error) {
-          throw ApiError(u.error_status, u.error,
-                         u.error_status == 503 ? "server_shutting_down" : "generation_failed");
-        }
-        res.set_content(dump_json(final_response(meta, text, finish_reason_name(u.reason),
-                                                 gen->prompt_tokens(), u.completion_tokens)),
-                        "application/json");
-        return;
-      }
-    }
-
-    auto state = std::make_shared<StreamState>();
-    state->gen = gen;
-    state->meta = meta;
-    state->include_usage = p.include_usage;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [state](size_t, httplib::DataSink& sink) { return stream_step(*state, sink); },
-        // Runs when the response ends for any reason: a client that went away frees its slot.
-        [state](bool) { state->gen->cancel(); });
-  }
-
-  // One call of the content provider: waits a little for text, writes what came. Returning false
-  // (a failed write: the client is gone) makes httplib drop the connection.
-  static bool stream_step(StreamState& s, httplib::DataSink& sink) {
-    auto write = [&](const std::string& data) {
-      if (!sink.write(data.data(), data.size())) {
-        s.gen->cancel();
-        return false;
-      }
-      s.last_write = std::chrono::steady_clock::now();
-      return true;
-    };
-    const bool chat = s.meta.endpoint == Endpoint::ChatCompletions;
-    if (s.first && chat) {
-      // The role goes first, as OpenAI streams it, so clients see the reply start at once.
-      if (!write(sse_event(stream_chunk(s.meta, "", true, "", s.include_usage)))) return false;
-      s.first = false;
-    }
-    Generation::Update u = s.gen->wait(kWaitSlice);
-    if (!u.text.empty()) {
-      if (!write(sse_event(stream_chunk(s.meta, u.text, s.first, "", s.include_usage)))) {
-        return false;
-      }
-      s.first = false;
-    }
-    if (u.finished) {
-      if (u.reason == FinishReason::Error) {
-        ApiError e(u.error_status, u.error,
-                   u.error_status == 503 ? "server_shutting_down" : "generation_failed");
-        write(sse_event(e.to_json()));
-        sink.done();
-        return true;
-      }
-      if (!write(sse_event(stream_chunk(s.meta, "", s.first, finish_reason_name(u.reason),
-                                        s.include_usage)))) {
-        return false;
-      }
-      if (s.include_usage &&
-          !write(sse_event(usage_chunk(s.meta, s.gen->prompt_tokens(), u.completion_tokens)))) {
-        return false;
-      }
-      if (!write(std::string(kSseDone))) return false;
-      sink.done();
-      return true;
-    }
-    if (std::chrono::steady_clock::now() - s.last_write >= kKeepAliveInterval) {
-      return write(": keep-alive\n\n");
-    }
-    return true;
+    out.meta = ResponseMeta{endpoint, make_response_id(endpoint), unix_now(), engine.model_id()};
+    out.stream = p.stream;
+    out.include_usage = p.include_usage;
+    return out;
   }
 };
+
+uint32_t request_bodies_in_flight(const ServerOptions& o, uint32_t slots) {
+  return o.bodies_in_flight ? o.bodies_in_flight : slots + 2;
+}
 
 HttpServer::HttpServer(Engine& engine, ServerOptions options)
     : impl_(std::make_unique<Impl>(engine, std::move(options))) {}
@@ -464,39 +324,15 @@ HttpServer::HttpServer(Engine& engine, ServerOptions options)
 HttpServer::~HttpServer() { stop(); }
 
 int HttpServer::bind() {
-  const auto& o = impl_->options;
-  if (o.port == 0) {
-    const int port = impl_->http.bind_to_any_port(o.host);
-    if (port <= 0) throw IoError("server", "cannot bind to any port on " + o.host);
-    return port;
-  }
-  if (!impl_->http.bind_to_port(o.host, o.port)) {
-    throw IoError("server", "cannot bind to " + o.host + ":" + std::to_string(o.port) +
-                                " (address in use, or not a local address)");
-  }
-  return o.port;
+  return impl_->transport.bind(impl_->options.host, impl_->options.port);
 }
 
-void HttpServer::serve() {
-  // serving is set before stopping is read, and stop() does the reverse, so one of the two sees
-  // the other and a stop racing with the start is never lost.
-  impl_->serving = true;
-  if (impl_->stopping) {
-    impl_->serving = false;
-    return;
-  }
-  impl_->http.listen_after_bind();
-  impl_->serving = false;
-}
+void HttpServer::serve() { impl_->transport.run(); }
 
 void HttpServer::stop() {
   impl_->stopping = true;
   impl_->scheduler.shutdown();
-  // httplib ignores stop() until listen has started; wait for that so a stop is never lost.
-  for (int i = 0; i < 400 && impl_->serving && !impl_->http.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  impl_->http.stop();
+  impl_->transport.stop();
 }
 
 }  // namespace mlxcel::server

@@ -1,5 +1,6 @@
 // The OpenAI-compatible HTTP server over an Engine: routes, authentication, request validation,
-// streaming (SSE) and the scheduler that batches the sequences.
+// streaming (SSE) and the scheduler that batches the sequences. The transport underneath
+// (http_session.h, Boost.Beast) is asynchronous: threads do not scale with clients.
 #pragma once
 
 #include <cstdint>
@@ -16,14 +17,26 @@ struct ServerOptions {
   std::string api_key;           // non-empty: "Authorization: Bearer <key>" required
   uint32_t queue_size = 16;      // requests that may wait for a free sequence before 503
   uint64_t max_body = 8u << 20;  // request body limit in bytes (413 beyond)
-  // How long an idle keep-alive connection stays open; also the longest a graceful stop waits
-  // for idle connections (httplib checks for the stop only between requests).
+  // How long an idle keep-alive connection waits for its next request.
   int keep_alive_seconds = 5;
+  // Total time a client has to send a request's header, and then its body (not per byte: a
+  // client trickling one byte a second is cut off all the same).
+  int header_timeout_seconds = 10;
+  int body_timeout_seconds = 30;
+  // Open connections; one more is answered 503 and closed.
+  uint32_t max_connections = 256;
+  // Request bodies read at once, as a multiple of max_body: the bound on what bodies in flight
+  // hold (0: the default, the planned sequences + 2).
+  uint32_t bodies_in_flight = 0;
   // The memory plan the run was admitted with, shown on /metrics beside what the process holds
   // (0: no plan, e.g. test engines; the plan metrics are then left out).
   uint64_t planned_bytes = 0;   // weights + KV + workspace (exact)
   uint64_t estimate_bytes = 0;  // planned + overhead
 };
+
+// How many request bodies of up to max_body the server reads at once (a chunked body counts as
+// max_body): the server's request memory is bounded by this times max_body.
+uint32_t request_bodies_in_flight(const ServerOptions& options, uint32_t slots);
 
 class HttpServer {
  public:

@@ -78,6 +78,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
          m.scheduler.active);
   metric(out, "mlxcel_requests_queued", "gauge", "Requests waiting for a free sequence.",
          m.scheduler.queued);
+  metric(out, "mlxcel_http_connections", "gauge", "Open client connections (--max-connections).",
+         m.connections);
 
   family(out, "mlxcel_requests_total", "counter", "HTTP requests answered, by route and status.");
   for (const auto& [key, count] : m.requests) {

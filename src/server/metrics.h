@@ -40,6 +40,7 @@ struct MetricsSnapshot {
   uint64_t refused_context = 0;
   uint64_t planned_bytes = 0;   // 0: no plan metrics
   uint64_t estimate_bytes = 0;
+  uint32_t connections = 0;              // open client connections
   std::optional<ProcessMemory> process;  // VmRSS / VmHWM, when /proc could be read
 };
 

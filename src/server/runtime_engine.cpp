@@ -68,6 +68,10 @@ ChatPrompt RuntimeEngine::render_chat(const nlohmann::json& messages) const {
                       false};
   } catch (const templates::TemplateRaised& e) {
     throw InvalidRequest(e.template_message(), "messages");
+  } catch (const templates::TemplateRenderError& e) {
+    // A render that fails on this conversation (a budget such as max_memory_bytes, a type error
+    // in the template) is the request's problem, a 400, never a server failure.
+    throw InvalidRequest(e.what(), "messages");
   }
 }
 

@@ -32,6 +32,7 @@ class RuntimeEngine : public Engine {
   uint64_t slot_context() const override;
   uint64_t vocab_size() const override;
   std::vector<int32_t> tokenize(std::string_view text, bool add_special) const override;
+  uint64_t max_token_bytes() const override { return tokenizer_.max_token_bytes(); }
   std::string token_bytes(int32_t token) const override;
   bool is_end_of_generation(int32_t token) const override;
   ChatPrompt render_chat(const nlohmann::json& messages) const override;

@@ -38,13 +38,30 @@ Generation::Update Generation::wait(std::chrono::milliseconds timeout) {
 
 void Generation::cancel() { cancelled_.store(true); }
 
+void Generation::set_listener(std::function<void()> listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
+void Generation::notify_listener() {
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(mutex_);
+    listener = listener_;
+  }
+  if (listener) listener();
+}
+
 void Generation::deliver(std::string_view text, uint64_t completion_tokens) {
   {
     std::lock_guard lock(mutex_);
     pending_.append(text);
     completion_tokens_ = completion_tokens;
   }
-  if (!text.empty()) cv_.notify_all();
+  if (!text.empty()) {
+    cv_.notify_all();
+    notify_listener();
+  }
 }
 
 void Generation::finish(FinishReason reason, std::string error, int status) {
@@ -57,6 +74,7 @@ void Generation::finish(FinishReason reason, std::string error, int status) {
     error_status_ = status;
   }
   cv_.notify_all();
+  notify_listener();
 }
 
 struct Scheduler::Slot {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -54,6 +55,10 @@ class Generation {
 
   // Waits until there is new text or the generation ended, at most `timeout`.
   Update wait(std::chrono::milliseconds timeout);
+  // Called after new text or the end arrives, on the scheduler's thread with no lock held; it must
+  // be cheap (the HTTP layer posts a wake-up to the connection). Anything already pending is for
+  // the caller to collect with wait(0) after setting it.
+  void set_listener(std::function<void()> listener);
   // The client went away: the scheduler drops the request and frees its slot.
   void cancel();
   bool cancelled() const { return cancelled_.load(); }
@@ -63,6 +68,7 @@ class Generation {
   friend class Scheduler;
   void deliver(std::string_view text, uint64_t completion_tokens);
   void finish(FinishReason reason, std::string error = {}, int status = 500);
+  void notify_listener();
 
   const uint64_t prompt_tokens_;
   std::mutex mutex_;
@@ -74,6 +80,7 @@ class Generation {
   std::string error_;
   int error_status_ = 500;
   std::atomic<bool> cancelled_{false};
+  std::function<void()> listener_;  // guarded by mutex_
 };
 
 struct SchedulerStats {

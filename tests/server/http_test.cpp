@@ -418,7 +418,8 @@ TEST_F(HttpTest, GarbageRequestLineGetsAnErrorNotACrash) {
 TEST_F(HttpTest, UnsupportedMethodGetsAnError) {
   const std::string reply =
       raw_exchange(server.port(), "BREW /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
+  EXPECT_EQ(reply.rfind("HTTP/1.1 405", 0), 0u) << reply;
+  EXPECT_NE(reply.find("Allow: GET"), std::string::npos) << reply;
 }
 
 TEST_F(HttpTest, MetricsExposition) {

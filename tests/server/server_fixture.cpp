@@ -84,6 +84,9 @@ void send_all(int fd, const std::string& data) {
 
 }  // namespace
 
+int open_connection(int port) { return connect_loopback(port); }
+void send_bytes(int fd, const std::string& data) { send_all(fd, data); }
+
 int raw_post(int port, const std::string& path, const std::string& body,
              const std::string& extra_headers) {
   const int fd = connect_loopback(port);

@@ -34,6 +34,11 @@ class RunningServer {
 // test when the framing is wrong (an event not ending in a blank line, a line without "data: ").
 std::vector<std::string> sse_payloads(const std::string& body);
 
+// A raw loopback connection (caller closes; -1 and a test failure when it cannot connect), and
+// sending all of `data` on it (stops quietly when the server closed early).
+int open_connection(int port);
+void send_bytes(int fd, const std::string& data);
+
 // POSTs `body` over a raw socket and returns the socket (caller closes) after sending.
 int raw_post(int port, const std::string& path, const std::string& body,
              const std::string& extra_headers = "");

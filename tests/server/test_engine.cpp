@@ -12,6 +12,7 @@ TestEngine::TestEngine(TestEngineOptions options)
       seqs_(options.slots) {}
 
 std::vector<int32_t> TestEngine::tokenize(std::string_view text, bool add_special) const {
+  tokenized_bytes_ += text.size();
   std::vector<int32_t> ids;
   if (add_special) ids.push_back(kBos);
   for (unsigned char c : text) ids.push_back(c);

@@ -24,6 +24,7 @@ struct TestEngineOptions {
   uint64_t prefill_chunk = 1000;
   std::chrono::milliseconds step_delay{0};
   uint64_t kv_bytes_per_token = 64;
+  uint64_t max_token_bytes = 0;  // what max_token_bytes() reports (tokens are single bytes)
 };
 
 class TestEngine : public Engine {
@@ -38,6 +39,7 @@ class TestEngine : public Engine {
   uint64_t slot_context() const override { return options_.context; }
   uint64_t vocab_size() const override { return 258; }
   std::vector<int32_t> tokenize(std::string_view text, bool add_special) const override;
+  uint64_t max_token_bytes() const override { return options_.max_token_bytes; }
   std::string token_bytes(int32_t token) const override;
   bool is_end_of_generation(int32_t token) const override { return token == kEos; }
   // "<|role|>content\n" per message, then "<|assistant|>"; a message "RAISE" is rejected like a
@@ -55,6 +57,7 @@ class TestEngine : public Engine {
   uint32_t max_batch() const { return max_batch_.load(); }  // most sequences in one step
   uint64_t admitted() const { return admitted_.load(); }
   uint64_t steps() const { return steps_.load(); }
+  uint64_t tokenized_bytes() const { return tokenized_bytes_.load(); }  // text seen by tokenize
   SamplingParams last_sampling() const;
 
  private:
@@ -77,6 +80,7 @@ class TestEngine : public Engine {
   std::atomic<uint32_t> max_batch_{0};
   std::atomic<uint64_t> admitted_{0};
   std::atomic<uint64_t> steps_{0};
+  mutable std::atomic<uint64_t> tokenized_bytes_{0};
   std::atomic<uint64_t> kv_tokens_{0};
   mutable std::mutex mutex_;
   SamplingParams last_sampling_;
