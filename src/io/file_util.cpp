@@ -119,13 +119,38 @@ void AtomicWriter::commit() {
 
 std::string read_small_file(const std::string& path, uint64_t max_bytes, const std::string& component,
                             std::string_view what) {
-  ReadFile f(path, component);
-  if (f.size() > max_bytes) {
-    throw FormatError(component, fmt::format("{} too large: {} bytes, the limit is {} ({}, size, {})",
-                                             what, f.size(), max_bytes, path, f.size()));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block
+  if (fd < 0) {
+    throw IoError(component, fmt::format("cannot open {} ({}, path, {})", what, path, std::strerror(errno)));
   }
-  std::string text(f.size(), '\0');
-  f.read_exact(0, text.data(), text.size());
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    throw IoError(component, fmt::format("cannot stat {} ({}, path, {})", what, path, std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw IoError(component, fmt::format("{} is not a regular file ({}, path, {})", what, path,
+                                         S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket"));
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
+    throw FormatError(component, fmt::format("{} too large: {} bytes, the limit is {} ({}, size, {})",
+                                             what, size, max_bytes, path, size));
+  }
+  std::string text(size, '\0');
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t r = ::pread(fd, text.data() + done, size - done, static_cast<off_t>(done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      throw IoError(component, fmt::format("cannot read {} ({}, offset {}, {})", what, path, done,
+                                           r < 0 ? std::strerror(errno) : "unexpected end of file"));
+    }
+    done += static_cast<uint64_t>(r);
+  }
   return text;
 }
 
@@ -143,7 +168,7 @@ class FieldTracker : public nlohmann::json_sax<nlohmann::json> {
         out += fmt::format("[{}]", l.index - 1);
       }
     }
-    if (out.size() > 200) out = out.substr(0, 200) + "...";
+    if (out.size() > 80) out = out.substr(0, 80) + "...";
     return out.empty() ? "(document)" : out;
   }
 
