@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 #include <optional>
 
+#include "arch/registry.h"
 #include "cli/commands.h"
 #include "mlxcel/errors.h"
 #include "runtime/random_model.h"
@@ -25,14 +25,8 @@ struct RandomOptions {
 
 int run_random(const RandomOptions& o) {
   if (o.out.empty()) throw UsageError("random-model", "an output directory is required (--out)");
-  std::ifstream f(o.config, std::ios::binary);
-  if (!f) throw IoError("random-model", fmt::format("cannot open ({})", o.config));
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("random-model", fmt::format("invalid JSON ({}: {})", o.config, e.what()));
-  }
+  // The same reader as inspect's: size-capped, depth-checked, errors naming the file and field.
+  nlohmann::json config = read_config_json(o.config);
   runtime::RandomModelOptions r;
   if (o.dtype == "f32" || o.dtype == "float32") r.dtype = DType::F32;
   else if (o.dtype == "f16" || o.dtype == "float16") r.dtype = DType::F16;

@@ -8,12 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checked.h"
+#include "core/json_input.h"
+#include "io/file_util.h"
 #include "io/locator.h"
 #include "io/safetensors.h"
 #include "mlxcel/errors.h"
 #include "runtime/llama2c.h"
 #include "runtime/mlx_quant.h"
 #include "runtime/pread_file.h"
+#include "tokenizer/llama2c.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mlxcel::runtime {
@@ -30,24 +33,30 @@ void write_text(const fs::path& path, const std::string& text) {
   if (!f) throw IoError(kComponent, fmt::format("cannot write ({})", path.string()));
 }
 
-void make_dir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(kComponent, fmt::format("cannot create directory ({}: {})", dir.string(), ec.message()));
-}
-
 }  // namespace
 
 void convert_llama2c(const std::string& checkpoint, const std::string& tokenizer_bin, const std::string& out_dir) {
   Llama2cCheckpoint ck = read_llama2c_checkpoint(checkpoint);
-  make_dir(out_dir);
+  // llama2.c reads exactly vocab_size pieces from the tokenizer; a model whose embedding and
+  // tokenizer disagree would fail (or index out of range) only at generation time.
+  const tok::Llama2cVocab vocab = tok::read_llama2c_vocab(tokenizer_bin);
+  if (vocab.tokens.size() != ck.config.vocab_size) {
+    throw FormatError(kComponent, fmt::format("tokenizer has {} tokens but the checkpoint's vocab_size is {} ({}, "
+                                              "vocab_size, {})",
+                                              vocab.tokens.size(), ck.config.vocab_size, tokenizer_bin,
+                                              vocab.tokens.size()));
+  }
   std::vector<HfTensor> tensors = llama2c_hf_tensors(ck);
   std::vector<SafetensorsTensorData> data;
   data.reserve(tensors.size());
   for (const HfTensor& t : tensors) data.push_back({t.name, DType::F32, t.shape, t.data.data()});
-  write_safetensors((fs::path(out_dir) / "model.safetensors").string(), data, {{"format", "pt"}});
-  write_text(fs::path(out_dir) / "config.json", llama2c_hf_config(ck.config).dump(2) + "\n");
-  export_llama2c_tokenizer(tokenizer_bin, out_dir);
+  // Everything is written into a staging directory that becomes out_dir only once the tokenizer
+  // has been read and exported too: a bad tokenizer leaves no weights-only directory behind.
+  io::StagedDir out(out_dir, kComponent);
+  export_llama2c_tokenizer(tokenizer_bin, out.path());
+  write_safetensors(out.file("model.safetensors"), data, {{"format", "pt"}});
+  write_text(out.file("config.json"), llama2c_hf_config(ck.config).dump(2) + "\n");
+  out.commit();
 }
 
 namespace {
@@ -122,14 +131,17 @@ class ShardWriter {
   std::vector<std::vector<std::string>> shard_tensors_;
 };
 
+// The model's config.json, kept as written (ordered keys are not needed: it is re-dumped).
 nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(kComponent, fmt::format("cannot open ({})", path));
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(kComponent, fmt::format("invalid JSON ({}: {})", path, e.what()));
+  const std::string text = io::read_small_file(path, 16ull << 20, kComponent, "config");
+  std::string why;
+  std::optional<nlohmann::json> j = try_parse_json(text, &why);
+  if (!j) {
+    throw FormatError(kComponent, fmt::format("invalid JSON in config ({}, {}, {})", path,
+                                              io::json_error_field(text), io::printable(why)));
   }
+  if (!j->is_object()) throw FormatError(kComponent, fmt::format("config is not a JSON object ({})", path));
+  return std::move(*j);
 }
 
 }  // namespace
@@ -155,10 +167,11 @@ QuantizeReport quantize_model(const std::string& model, const std::string& out_d
   if (fs::equivalent(fs::path(loc.root), fs::path(out_dir), same_ec)) {
     throw UsageError(kComponent, fmt::format("output directory is the input model ({})", out_dir));
   }
-  make_dir(out_dir);
+  // Shards, index, config and tokenizer files appear in out_dir together or not at all.
+  io::StagedDir out(out_dir, kComponent);
 
   QuantizeReport report;
-  ShardWriter writer(out_dir, opt.max_shard_bytes);
+  ShardWriter writer(out.path(), opt.max_shard_bytes);
   for (const std::string& file : loc.weight_files) {
     SafetensorsHeader h = read_safetensors_header(file);
     PreadFile in(file, kComponent);
@@ -194,15 +207,16 @@ QuantizeReport quantize_model(const std::string& model, const std::string& out_d
   nlohmann::json q = {{"group_size", opt.group_size}, {"bits", opt.bits}};
   config["quantization"] = q;
   config["quantization_config"] = q;
-  write_text(fs::path(out_dir) / "config.json", config.dump(2) + "\n");
+  write_text(out.file("config.json"), config.dump(2) + "\n");
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
                            "generation_config.json", "chat_template.jinja", "chat_template.json"}) {
     fs::path src = fs::path(loc.root) / name;
     if (!fs::exists(src)) continue;
     std::error_code ec;
-    fs::copy_file(src, fs::path(out_dir) / name, fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(src, out.file(name), fs::copy_options::overwrite_existing, ec);
     if (ec) throw IoError(kComponent, fmt::format("cannot copy ({}: {})", src.string(), ec.message()));
   }
+  out.commit();
   return report;
 }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "arch/registry.h"
+#include "io/file_util.h"
 #include "io/safetensors.h"
 #include "mlxcel/errors.h"
 #include "runtime/half.h"
@@ -203,16 +204,16 @@ void make_random_model(const nlohmann::json& config_in, const RandomModelOptions
     out.push_back({base + ".biases", o.dtype, {rows, cols / o.group_size}, std::move(q.biases)});
   }
 
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) throw IoError(kComponent, fmt::format("cannot create directory ({}: {})", out_dir, ec.message()));
   std::vector<SafetensorsTensorData> data;
   data.reserve(out.size());
   for (const Out& t : out) data.push_back({t.name, t.dtype, t.shape, t.data.data()});
-  write_safetensors((fs::path(out_dir) / "model.safetensors").string(), data, {{"format", o.bits ? "mlx" : "pt"}});
-  write_text(fs::path(out_dir) / "config.json", config.dump(2) + "\n");
-  write_text(fs::path(out_dir) / "tokenizer.json", byte_level_tokenizer_json());
-  write_text(fs::path(out_dir) / "tokenizer_config.json", byte_level_tokenizer_config_json());
+  // The four files appear in out_dir together or not at all (a failed write leaves nothing).
+  io::StagedDir dir(out_dir, kComponent);
+  write_safetensors(dir.file("model.safetensors"), data, {{"format", o.bits ? "mlx" : "pt"}});
+  write_text(dir.file("config.json"), config.dump(2) + "\n");
+  write_text(dir.file("tokenizer.json"), byte_level_tokenizer_json());
+  write_text(dir.file("tokenizer_config.json"), byte_level_tokenizer_config_json());
+  dir.commit();
 }
 
 }  // namespace mlxcel::runtime
