@@ -27,6 +27,7 @@
 #include "cli/calibrate_sweep.h"
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "core/json_input.h"
 #include "estimate/calibration_fit.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/size.h"
@@ -185,12 +186,13 @@ int run_calibrate(const CalibrateOptions& o) {
         code = run_measured_child(args, log_path);
         json one;
         if (code == 0) {
-          try {
-            one = json::parse(read_whole_file(stats_path));
-          } catch (const json::exception&) {
-          }
+          // Our own child wrote it, but a crashed or foreign run can leave anything there.
+          if (auto parsed = try_parse_json<json>(read_whole_file(stats_path), nullptr)) one = std::move(*parsed);
         }
-        if (code == 0 && (!one.contains("after_run") || one["after_run"].is_null())) code = -1;
+        const bool usable = one.is_object() && one.contains("after_run") && one["after_run"].is_object() &&
+                            one["after_run"].contains("rss_peak_bytes") &&
+                            one["after_run"]["rss_peak_bytes"].is_number_unsigned();
+        if (code == 0 && !usable) code = -1;
         if (code != 0) break;
         const uint64_t rss = one["after_run"]["rss_peak_bytes"].get<uint64_t>();
         rss_runs.push_back(rss);

@@ -2,11 +2,12 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_input.h"
+#include "io/file_util.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/estimate.h"
 
@@ -54,22 +55,15 @@ double read_fraction(const json& obj, const std::string& path, std::string_view 
 }  // namespace
 
 CalibrationProfile load_calibration_profile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw IoError("estimate", fmt::format("cannot open calibration profile ({}, path, {})", path,
-                                          path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  if (in.bad())
-    throw IoError("estimate", fmt::format("cannot read calibration profile ({}, path, {})", path,
-                                          path));
-  json doc;
-  try {
-    doc = json::parse(buf.str());
-  } catch (const json::exception& e) {
-    throw FormatError("estimate", fmt::format("calibration profile is not valid JSON ({}, -, {})",
-                                              path, e.what()));
-  }
+  // Profiles are a few hundred bytes; a megabyte is already far more than one can hold.
+  const std::string text = io::read_small_file(path, 1ull << 20, "estimate", "calibration profile");
+  std::string why;
+  std::optional<json> parsed = try_parse_json(text, &why);
+  if (!parsed)
+    throw FormatError("estimate", fmt::format("calibration profile is not valid JSON ({}, {}, {})",
+                                              path, io::json_error_field(text),
+                                              io::printable(why)));
+  const json& doc = *parsed;
   if (!doc.is_object()) bad(path, "(document)", "must be a JSON object", &doc);
 
   const json& version = field(doc, path, "schema_version");

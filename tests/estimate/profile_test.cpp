@@ -103,6 +103,24 @@ TEST(CalibrationProfile, InvalidJson) {
   expect_format_error("{\"schema_version\": 1,", "not valid JSON");
 }
 
+// Nested 100,000 deep: a stack overflow in the JSON library before the profile went through
+// try_parse_json.
+TEST(CalibrationProfile, Nested100000DeepIsFormatError) {
+  expect_format_error(R"({"provenance": )" + std::string(100000, '[') + std::string(100000, ']') + "}",
+                      "provenance[0][0]");
+  expect_format_error(R"({"provenance": )" + std::string(100000, '[') + std::string(100000, ']') + "}",
+                      "nested deeper than 128 levels");
+}
+
+TEST(CalibrationProfile, NumberOverflowNamesFieldAndValue) {
+  expect_format_error(replace(kValid, "\"margin\": 0.03", "\"margin\": 1e400"),
+                      "coefficients.margin, number overflow parsing '1e400'");
+}
+
+TEST(CalibrationProfile, OverOneMiBIsRefused) {
+  expect_format_error(std::string(kValid) + std::string(1 << 20, ' '), "calibration profile too large");
+}
+
 TEST(CalibrationProfile, NotAnObject) { expect_format_error("[1, 2]", "(document)"); }
 
 TEST(CalibrationProfile, WrongSchemaVersion) {
