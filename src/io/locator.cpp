@@ -237,9 +237,12 @@ std::optional<LocatedModel> locate_hf(const std::string& arg, std::vector<std::s
   fs::path ref = repo_dir / "refs" / rev;
   std::optional<fs::path> snapshot;
   if (is_file(ref)) {
-    std::ifstream in(ref);
-    std::string hash;
-    std::getline(in, hash);
+    // A ref holds a 40-character commit hash and a newline: read no more than could be one.
+    std::ifstream in(ref, std::ios::binary);
+    char buf[128];
+    in.read(buf, sizeof buf);
+    std::string hash(buf, static_cast<size_t>(in.gcount()));
+    hash = hash.substr(0, hash.find('\n'));
     while (!hash.empty() && std::isspace(static_cast<unsigned char>(hash.back()))) hash.pop_back();
     if (!is_commit_hash(hash)) {
       not_found(fmt::format("refs file does not hold a commit hash ({}, \"{}\")", ref.string(),
