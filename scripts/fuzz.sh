@@ -31,7 +31,7 @@ ONLY=()
 for arg in "$@"; do
   case "$arg" in
     --keep-going) KEEP_GOING=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     ''|*[!0-9]*) ONLY+=("$arg") ;;
     *) SECONDS_PER=$arg ;;
   esac
