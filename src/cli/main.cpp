@@ -5,13 +5,41 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 
 #include "cli/commands.h"
 #include "mlxcel/errors.h"
 
 namespace {
+
+bool limited(int resource) {
+  struct rlimit r {};
+  return getrlimit(resource, &r) == 0 && r.rlim_cur != RLIM_INFINITY;
+}
+
+// OpenBLAS (linked for f32 prefill GEMM) starts a pool of worker threads in its shared-library
+// constructor, before main, each of which allocates a 128 MiB buffer as it starts and retries
+// forever when that fails. Under an address-space or data limit (prlimit --as, ulimit -v) the
+// workers therefore spin from the start, and exit hangs joining them. The kernels never use that
+// pool (they run OpenBLAS single-threaded inside their own pool), and OpenBLAS reads
+// OPENBLAS_NUM_THREADS only in that constructor, too early for setenv in main. So when such a
+// limit is set, the process restarts itself once with OPENBLAS_NUM_THREADS=1: the restarted image
+// never creates the workers. Without a limit the allocations succeed and the idle pool is left
+// alone, which keeps tools such as valgrind on the original process.
+void restart_without_openblas_pool(char** argv) {
+  const char* v = std::getenv("OPENBLAS_NUM_THREADS");
+  if (v != nullptr && std::strcmp(v, "1") == 0) return;
+  if (!limited(RLIMIT_AS) && !limited(RLIMIT_DATA)) return;
+  if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // No /proc (or the binary is gone): carry on as before rather than fail.
+}
 
 int fail(const std::exception& e, mlxcel::ExitCode code) {
   fmt::print(stderr, "error: {}\n", e.what());
@@ -22,6 +50,7 @@ int fail(const std::exception& e, mlxcel::ExitCode code) {
 
 int main(int argc, char** argv) {
   using namespace mlxcel;
+  restart_without_openblas_pool(argv);
   // Logs go to stderr: stdout carries only generated text, tables or the --json document.
   spdlog::set_default_logger(spdlog::stderr_color_mt("mlxcel"));
   CLI::App app{
