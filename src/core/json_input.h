@@ -23,7 +23,7 @@ inline constexpr size_t kMaxJsonDepth = 128;
 std::optional<size_t> json_depth_exceeded(std::string_view text, size_t max_depth = kMaxJsonDepth);
 
 // Parses text or returns why not (message without component; e.g. "nested deeper than 128
-// levels at byte 130" or "number overflow parsing '1e400' at line 1, column 6").
+// levels at byte 130" or "number overflow parsing '1e400'"; the overflow message has no position).
 template <class Json = nlohmann::json>
 std::optional<Json> try_parse_json(std::string_view text, std::string* why,
                                    size_t max_depth = kMaxJsonDepth);
