@@ -9,9 +9,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "mlxcel/errors.h"
 
@@ -121,7 +123,7 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Transport::Impl& t, tcp::socket socket)
       : t_(t), stream_(std::move(socket)), buffer_(kReadBufferLimit),
-        timer_(stream_.get_executor()) {
+        timer_(stream_.get_executor()), deadline_(stream_.get_executor()) {
     t_.live.fetch_add(1);
   }
   ~Session() {
@@ -148,13 +150,40 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   // ---- reading -------------------------------------------------------------------------------
+  // Read deadlines have their own timer: tcp_stream's own timeout closes the socket, and a
+  // client whose header or body is too slow must still get its 408.
+  void arm_deadline(std::chrono::steady_clock::duration d) {
+    stream_.expires_never();
+    deadline_hit_ = false;
+    const uint64_t id = ++deadline_id_;
+    deadline_.expires_after(d);
+    deadline_.async_wait([self = shared_from_this(), id](beast::error_code ec) {
+      // A read that completed first disarmed this deadline (its id moved on).
+      if (ec || id != self->deadline_id_ || self->closed_) return;
+      self->deadline_hit_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  // Stops the read deadline; true when it had fired (the read failed because of it).
+  bool disarm_deadline() {
+    ++deadline_id_;
+    deadline_.cancel();
+    return std::exchange(deadline_hit_, false);
+  }
+
   void read_head() {
     if (t_.stopping) return close_now();
     in_request_ = false;
     head_ = RequestHead{};
     head_parser_.emplace();
     head_parser_->header_limit(t_.limits.max_header_bytes);
-    stream_.expires_after(first_request_ ? t_.limits.header_timeout : t_.limits.keep_alive);
+    // The declared length is judged in on_head (413 with our message); Beast's default 1 MiB
+    // limit would fail the header read first. Not boost::none: Boost 1.74 compares the length
+    // with the optional itself, and every length is "greater" than none.
+    head_parser_->body_limit(std::numeric_limits<uint64_t>::max());
+    arm_deadline(first_request_ ? t_.limits.header_timeout : t_.limits.keep_alive);
     http::async_read_header(stream_, buffer_, *head_parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
                               self->on_head(ec);
@@ -162,9 +191,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_head(beast::error_code ec) {
+    const bool timed_out = disarm_deadline();
     if (ec) {
       const bool started = head_parser_->got_some() || buffer_.size() > 0;
-      if (ec == beast::error::timeout) {
+      if (timed_out) {
         if (!started) return close_now();  // an idle keep-alive connection
         return reply_error_and_close(
             ApiError(408, "the request header did not arrive within the server's deadline",
@@ -246,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_body() {
-    stream_.expires_after(t_.limits.body_timeout);
+    arm_deadline(t_.limits.body_timeout);
     http::async_read(stream_, buffer_, *body_parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->on_body(ec);
@@ -254,20 +284,21 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_body(beast::error_code ec) {
+    const bool timed_out = disarm_deadline();
     if (ec) {
       keep_alive_ = false;
       release_body();
+      if (timed_out) {
+        return reply_error_and_close(ApiError(
+            408, "the request body did not arrive within the server's deadline",
+            "request_timeout"));
+      }
       if (ec == http::error::body_limit) {
         return reply_error_and_close(ApiError(
             413,
             fmt::format("the request body is larger than the server's limit (--max-body, {} bytes)",
                         t_.limits.max_body),
             "request_too_large"));
-      }
-      if (ec == beast::error::timeout) {
-        return reply_error_and_close(ApiError(
-            408, "the request body did not arrive within the server's deadline",
-            "request_timeout"));
       }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == http::error::partial_message || ec == asio::error::connection_reset ||
@@ -536,6 +567,7 @@ class Session : public std::enable_shared_from_this<Session> {
     closed_ = true;
     if (gen_) gen_->cancel();
     timer_.cancel();
+    deadline_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -566,6 +598,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   asio::steady_timer timer_;
+  asio::steady_timer deadline_;
+  uint64_t deadline_id_ = 0;
+  bool deadline_hit_ = false;
   std::optional<http::request_parser<http::empty_body>> head_parser_;
   std::optional<http::request_parser<http::string_body>> body_parser_;
   RequestHead head_;

@@ -140,7 +140,7 @@ TEST(ParseRequestError, EmptyBody) { expect_error("", "invalid_json", "", "not v
 // a recursive walk.
 TEST(ParseRequestError, DeeplyNestedBodyIsRejectedNotCrashed) {
   const std::string deep = "{\"messages\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
-  expect_error(deep, "invalid_json", "", "nested deeper than 128 levels at byte 140");
+  expect_error(deep, "invalid_json", "", "nested deeper than 128 levels at byte 139");
 }
 
 TEST(ParseRequestError, DeeplyNestedWrongTypeIsDescribedWithoutRecursion) {
