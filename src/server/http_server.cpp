@@ -1,12 +1,12 @@
 #include "server/http_server.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <optional>
 #include <random>
-#include <thread>
 
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
@@ -263,26 +263,22 @@ struct HttpServer::Impl final : Router {
     ParsedRequest p = parse_request(body, endpoint);
     const char* prompt_param = endpoint == Endpoint::ChatCompletions ? "messages" : "prompt";
     const uint64_t context = engine.slot_context();
-    if (p.prompt_ids.size() >= context) {
+    // Token ids are counted before they are checked one by one.
+    auto refuse_if_no_room = [&](uint64_t n) {
+      if (n < context) return;
       counters.refuse(Refusal::ContextTooLong);
       throw ApiError(400,
                      fmt::format("the prompt has {} tokens but a sequence holds {} tokens "
                                  "(--ctx-size), leaving no room to generate",
-                                 p.prompt_ids.size(), context),
+                                 n, context),
                      "context_length_exceeded", prompt_param);
-    }
+    };
+    refuse_if_no_room(p.prompt_ids.size());
     GenerationRequest g;
     g.prompt = prompt_tokens(p);
     const uint64_t n = g.prompt.size();
     if (n == 0) throw ApiError(400, "the prompt is empty (no tokens)", "invalid_value", prompt_param);
-    if (n >= context) {
-      counters.refuse(Refusal::ContextTooLong);
-      throw ApiError(400,
-                     "the prompt has " + std::to_string(n) + " tokens but a sequence holds " +
-                         std::to_string(context) +
-                         " tokens (--ctx-size), leaving no room to generate",
-                     "context_length_exceeded", prompt_param);
-    }
+    refuse_if_no_room(n);
     g.max_tokens = p.max_tokens.value_or(context - n);
     if (g.max_tokens > context - n) {
       counters.refuse(Refusal::ContextTooLong);

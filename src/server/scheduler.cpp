@@ -39,17 +39,18 @@ Generation::Update Generation::wait(std::chrono::milliseconds timeout) {
 void Generation::cancel() { cancelled_.store(true); }
 
 void Generation::set_listener(std::function<void()> listener) {
+  auto shared = std::make_shared<const std::function<void()>>(std::move(listener));
   std::lock_guard lock(mutex_);
-  listener_ = std::move(listener);
+  listener_ = std::move(shared);
 }
 
 void Generation::notify_listener() {
-  std::function<void()> listener;
+  std::shared_ptr<const std::function<void()>> listener;
   {
     std::lock_guard lock(mutex_);
     listener = listener_;
   }
-  if (listener) listener();
+  if (listener && *listener) (*listener)();
 }
 
 void Generation::deliver(std::string_view text, uint64_t completion_tokens) {

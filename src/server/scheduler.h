@@ -80,7 +80,8 @@ class Generation {
   std::string error_;
   int error_status_ = 500;
   std::atomic<bool> cancelled_{false};
-  std::function<void()> listener_;  // guarded by mutex_
+  // Shared so the per-token call copies a pointer, not the function (guarded by mutex_).
+  std::shared_ptr<const std::function<void()>> listener_;
 };
 
 struct SchedulerStats {

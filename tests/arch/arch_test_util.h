@@ -13,6 +13,14 @@
 
 namespace mlxcel::test {
 
+// A two-layer Llama config small enough to plan in microseconds; tests change one field of it.
+inline nlohmann::json tiny_llama() {
+  return nlohmann::json::parse(R"({
+    "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100,
+    "torch_dtype": "bfloat16"})");
+}
+
 inline nlohmann::json real_config(const std::string& folder) {
   if (folder.find('/') != std::string::npos) return read_config_json(testdata(folder));
   return read_config_json(testdata("configs/" + folder + "/config.json"));

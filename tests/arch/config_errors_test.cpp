@@ -11,12 +11,7 @@
 namespace mlxcel {
 namespace {
 
-nlohmann::json tiny_llama() {
-  return nlohmann::json::parse(R"({
-    "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100,
-    "torch_dtype": "bfloat16"})");
-}
+using test::tiny_llama;
 
 template <typename E>
 std::string message_of(const nlohmann::json& config, const std::string& name = "config.json") {

@@ -16,10 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 class Convert : public ::testing::Test {
  protected:
   // Entries of the temp dir other than the inputs a test wrote: the output and any leftovers.

@@ -13,10 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 // tiny Llama (cli_util.h) at --max-tokens 100 --threads 2 with the base-only test profile:
 //   weights 632064; KV 2 layers x 2 heads x (32 + 32) B = 256 B/token x 100 = 25600;
 //   workspace, R = min(512, 100) = 100 rows: hidden, normed, q, attn_out 4 x 100x64x4 = 102400,

@@ -14,10 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 }  // namespace
 
 TEST(Calibrate, QuickSweepWritesAProfileThatBoundsEveryPoint) {

@@ -14,10 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 // The tiny Llama of cli_util.h (f32, 632064 bytes of weights) with random values and the
 // byte-level tokenizer: "Hello" is BOS + 5 bytes = 6 tokens, so --max-tokens 10 plans a context
 // of 16. With the base-only test profile, 2 threads, chunk 512 (inspect_test.cpp derives it):

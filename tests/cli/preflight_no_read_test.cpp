@@ -14,10 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 // A Llama with hidden 4096, ffn 11008, 3 layers, 32 heads (= KV heads) of 128, vocab 512, f32:
 // per layer attention 4 x 4096 x 4096 x 4 = 268435456 B, MLP 3 x 11008 x 4096 x 4 = 541065216 B,
 // norms 2 x 4096 x 4 = 32768 B; embeddings and lm_head 512 x 4096 x 4 = 8388608 B each; final

@@ -22,10 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 class Untrusted : public ::testing::Test {

@@ -61,6 +61,22 @@ int wait_exit(pid_t pid, int timeout_ms) {
   return -1;
 }
 
+// The port a server started with --port 0 logged on stderr ("on http://127.0.0.1:PORT"), within
+// a minute; 0 when it never said.
+int wait_for_port(const std::string& err_path) {
+  int port = 0;
+  eventually(
+      [&] {
+        const std::string err = slurp(err_path);
+        const size_t at = err.find("on http://127.0.0.1:");
+        if (at == std::string::npos) return false;
+        port = std::stoi(err.substr(at + 20));
+        return true;
+      },
+      60000);
+  return port;
+}
+
 TEST(ServeCli, PreflightRefusalExits3BeforeBinding) {
   mlxcel::test::TempDir dir;
   const pid_t pid = spawn_serve({"--port", "0", "--memory-budget", "1MiB"}, dir.file("out"),
@@ -78,17 +94,8 @@ TEST(ServeCli, ServesAndStopsGracefullyOnSigterm) {
                                  "--threads", "1", "--json-stats", dir.file("stats.json")},
                                 dir.file("out"), dir.file("err"));
   ASSERT_GT(pid, 0);
-  int port = 0;
-  ASSERT_TRUE(eventually(
-      [&] {
-        const std::string err = slurp(dir.file("err"));
-        const size_t at = err.find("on http://127.0.0.1:");
-        if (at == std::string::npos) return false;
-        port = std::stoi(err.substr(at + 20));
-        return true;
-      },
-      60000))
-      << slurp(dir.file("err"));
+  const int port = wait_for_port(dir.file("err"));
+  ASSERT_GT(port, 0) << slurp(dir.file("err"));
 
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(30, 0);
@@ -139,17 +146,8 @@ TEST(ServeCli, RepeatedHugePromptsAreRefusedAndGiveTheirMemoryBack) {
                                  "--threads", "1"},
                                 dir.file("out"), dir.file("err"));
   ASSERT_GT(pid, 0);
-  int port = 0;
-  ASSERT_TRUE(eventually(
-      [&] {
-        const std::string err = slurp(dir.file("err"));
-        const size_t at = err.find("on http://127.0.0.1:");
-        if (at == std::string::npos) return false;
-        port = std::stoi(err.substr(at + 20));
-        return true;
-      },
-      60000))
-      << slurp(dir.file("err"));
+  const int port = wait_for_port(dir.file("err"));
+  ASSERT_GT(port, 0) << slurp(dir.file("err"));
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(60, 0);
   auto rss = [&] {

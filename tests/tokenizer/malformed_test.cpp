@@ -9,37 +9,14 @@
 #include "mlxcel/errors.h"
 #include "support/test_paths.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer_test_util.h"
 
 using namespace mlxcel;
 using nlohmann::json;
-
-namespace {
-
-json tiny_model() {
-  return {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}, {"merges", {"a b"}}};
-}
-
-// Runs f, expects E, and returns its message.
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception of the expected type";
-  return "";
-}
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string write_file(const test::TempDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.file(name);
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
-
-}  // namespace
+using test::has;
+using test::message_of;
+using test::tiny_model;
+using test::write_file;
 
 TEST(MalformedTokenizerJson, BadJsonSyntax) {
   test::TempDir dir;

@@ -13,35 +13,16 @@
 #include "mlxcel/errors.h"
 #include "support/test_paths.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer_test_util.h"
 
 using namespace mlxcel;
 using nlohmann::json;
+using test::has;
+using test::message_of;
+using test::tiny_model;
+using test::write_file;
 
 namespace {
-
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "unexpected exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
-}
-
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string write_file(const test::TempDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.file(name);
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
-
-json tiny_model() { return {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}}}, {"merges", {"a b"}}}; }
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
