@@ -160,7 +160,7 @@ void client_loop(const Options& o, Stats& st, int id, Clock::time_point end) {
     auto send = [&]() -> httplib::Result {
       if (kind == 9) {
         what = "oversized";
-        return c.Post("/v1/completions", std::string((8u << 20) + 1, ' '), "application/json");
+        return c.Post("/v1/completions", std::string((1u << 20) + 1, ' '), "application/json");
       }
       if (kind == 8) {
         what = "completion";

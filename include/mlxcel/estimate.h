@@ -32,6 +32,16 @@ std::optional<uint64_t> kv_row_bytes(KvCacheType t, uint64_t elems);
 // as the ConfigError message plan_memory would throw; nullopt when the type works.
 std::optional<std::string> kv_cache_type_problem(const ModelSpec& spec, KvCacheType t);
 
+// `serve` only: what the HTTP server may hold for requests is bounded by its flags.
+struct ServerRequestLimits {
+  uint64_t max_body = 0;             // --max-body
+  uint32_t bodies_in_flight = 0;     // bodies read at once; 0: sequences + 2
+  uint32_t preparation_threads = 0;  // requests parsed, rendered and tokenized at once
+};
+// Request bodies the server reads at once: `bodies_in_flight`, or sequences + 2 when it is 0
+// (every sequence's next request, plus two being refused or queued).
+uint64_t request_bodies_in_flight(uint32_t bodies_in_flight, uint64_t sequences);
+
 struct RunConfig {
   uint64_t context = 4096;      // tokens per sequence (prompt + generated)
   uint64_t sequences = 1;       // sequences decoded together (batch / --parallel)
@@ -39,6 +49,7 @@ struct RunConfig {
   KvCacheType cache_type_v = KvCacheType::F16;
   uint64_t prefill_chunk = 512; // prompt tokens per forward pass
   uint32_t threads = 2;
+  std::optional<ServerRequestLimits> server;  // set by `serve`
 };
 
 // The defaults every command shares: context = min(max_position_embeddings, 4096) (4096 when the
@@ -104,14 +115,27 @@ struct OverheadPlan {
   std::string provenance;  // the profile's one-line provenance summary
 };
 
+// `serve` only (zero otherwise): request memory at its bound. Bodies are exact (the transport
+// answers 503 beyond them); preparation (parsed JSON, rendered prompt, token ids, tokenizer
+// work) is the profile's measured cost per body byte.
+// bodies = request_bodies_in_flight(...) * max_body;
+// preparation = preparation_threads * ceil(server_preparation_per_body_byte * max_body).
+struct ServerPlan {
+  uint64_t total = 0;
+  uint64_t bodies = 0;
+  uint64_t bodies_in_flight = 0;
+  uint64_t preparation = 0;
+};
+
 struct MemoryPlan {
   RunConfig run;
   WeightsPlan weights;
   KvPlan kv;
   WorkspacePlan workspace;
+  ServerPlan server;
   OverheadPlan overhead;
   uint64_t planned = 0;  // weights + kv + workspace: exact, what the runtime allocates
-  uint64_t total = 0;    // planned + overhead
+  uint64_t total = 0;    // planned + server + overhead
   std::vector<std::string> warnings;
 };
 
@@ -133,6 +157,9 @@ struct CalibrationProfile {
   // falls back to the tokenizer.json one.
   double tokenizer_heap_per_file_byte = 0;
   std::optional<double> tiktoken_heap_per_file_byte;
+  // Peak memory `serve` uses to prepare one request, per byte of its body, beyond the body
+  // (measured by bench/serve_request_memory.py on its worst body shape). Optional: 0 when absent.
+  double server_preparation_per_body_byte = 0;
   // The coefficient that applies to a spec's tokenizer file.
   double tokenizer_coefficient(bool tiktoken) const {
     return tiktoken && tiktoken_heap_per_file_byte ? *tiktoken_heap_per_file_byte : tokenizer_heap_per_file_byte;

@@ -295,6 +295,8 @@ int run_calibrate(const CalibrateOptions& o) {
                          // kept from the shipped profile, measured by bench_tokenizer_memory.
                          {"tokenizer_heap_per_file_byte", p.tokenizer_heap_per_file_byte}};
   if (p.tiktoken_heap_per_file_byte) doc["coefficients"]["tiktoken_heap_per_file_byte"] = *p.tiktoken_heap_per_file_byte;
+  // Not fitted here either (generate has no server): measured by bench/serve_request_memory.py.
+  doc["coefficients"]["server_preparation_per_body_byte"] = p.server_preparation_per_body_byte;
   {
     std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
     if (!out) throw IoError("calibrate", fmt::format("cannot write the profile ({}, --out, {})", o.out, o.out));

@@ -188,6 +188,15 @@ std::string render_inspect_table(const InspectReport& r) {
             fmt::format("scratch arena, {} rows", p.workspace.rows));
   for (const auto& b : p.workspace.buffers) bytes_row("  " + b.name, b.bytes);
 
+  if (run.server) {
+    bytes_row("Server requests", p.server.total, "bounded by --max-body and --parallel");
+    bytes_row("  bodies", p.server.bodies,
+              fmt::format("{} in flight x --max-body {}", p.server.bodies_in_flight,
+                          format_bytes(run.server->max_body)));
+    bytes_row("  preparation", p.server.preparation,
+              plural(run.server->preparation_threads, "thread", "threads") +
+                  " parsing, rendering, tokenizing");
+  }
   bytes_row("Overhead", p.overhead.total,
             p.overhead.calibrated ? "calibrated: " + p.overhead.profile
                                   : "UNCALIBRATED estimate: " + p.overhead.profile);
@@ -200,7 +209,7 @@ std::string render_inspect_table(const InspectReport& r) {
   bytes_row("  margin", p.overhead.margin);
 
   bytes_row("Planned", p.planned, "weights + KV + workspace (exact: the runtime allocates these)");
-  bytes_row("Total", p.total, "planned + overhead");
+  bytes_row("Total", p.total, run.server ? "planned + server requests + overhead" : "planned + overhead");
   bytes_row("Available", r.available.bytes, r.available.source);
   if (r.verdict.fits)
     bytes_row("Fits", r.verdict.headroom, "to spare");
@@ -330,6 +339,14 @@ json inspect_json(const InspectReport& r) {
                    {"workspace_bytes", p.overhead.workspace},
                    {"tokenizer_bytes", p.overhead.tokenizer},
                    {"margin_bytes", p.overhead.margin}};
+  if (run.server) {
+    j["server"] = {{"total_bytes", p.server.total},
+                   {"bodies_bytes", p.server.bodies},
+                   {"bodies_in_flight", p.server.bodies_in_flight},
+                   {"max_body_bytes", run.server->max_body},
+                   {"preparation_bytes", p.server.preparation},
+                   {"preparation_threads", run.server->preparation_threads}};
+  }
   j["planned_bytes"] = p.planned;
   j["total_bytes"] = p.total;
   j["available"] = {{"bytes", r.available.bytes},

@@ -36,7 +36,7 @@ struct ServeCliOptions {
   std::optional<std::string> ctx_size;
   std::string api_key;
   std::string queue_size = "16";
-  std::string max_body = "8MiB";
+  std::string max_body = "1MiB";
   std::string max_connections = "256";
   std::string header_timeout = "10";
   std::string body_timeout = "30";
@@ -147,6 +147,8 @@ int run_serve(const ServeCliOptions& o) {
   run.cache_type_k = parse_cache_type_option(o.cache_type_k, "--cache-type-k");
   run.cache_type_v = parse_cache_type_option(o.cache_type_v, "--cache-type-v");
   run.prefill_chunk = parse_count_option(o.prefill_chunk, "--prefill-chunk");
+  // Request bodies and their preparation are part of what serve holds: planned from the flags.
+  run.server = ServerRequestLimits{so.max_body, so.bodies_in_flight, server::kPreparationThreads};
 
   // The shared preflight, before loading or binding: the KV cache of every sequence is part of
   // the plan, and the advice may lower --parallel as well as --ctx-size.
@@ -212,7 +214,7 @@ void add_serve_command(CLI::App& app, Action& action) {
                   "require \"Authorization: Bearer KEY\" on every route but /health");
   cmd->add_option("--queue-size", o->queue_size,
                   "requests that may wait for a free sequence before 503 (default 16)");
-  cmd->add_option("--max-body", o->max_body, "request body limit, e.g. 8MiB (default 8MiB)");
+  cmd->add_option("--max-body", o->max_body, "request body limit, e.g. 4MiB (default 1MiB, about 250k tokens of English as JSON); the plan counts (--parallel + 2) bodies and their preparation");
   cmd->add_option("--max-connections", o->max_connections,
                   "open client connections; one more is answered 503 (default 256)")
       ->type_name("INT");

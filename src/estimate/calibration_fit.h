@@ -32,8 +32,9 @@ struct FitReport {
   std::vector<uint64_t> totals;  // per sample, final profile
 };
 
-// Fits the profile. The tokenizer coefficients are not fitted (the sweep's models carry tiny
-// tokenizers): they are taken as given (from `tokenizer_terms`; the other fields of it are
+// Fits the profile. The tokenizer coefficients (the sweep's models carry tiny tokenizers) and
+// the server's preparation cost (generate runs no server) are not fitted: they are taken as
+// given (from `tokenizer_terms`; the other fields of it are
 // ignored), so the fitted coefficients cover what they leave and the reported errors are those
 // of the profile as written. Throws UsageError with fewer than 5 samples or a sample without a
 // spec or with a zero peak.

@@ -317,6 +317,20 @@ OverheadPlan plan_overhead(const CalibrationProfile& p, const RunConfig& run, ui
   return o;
 }
 
+ServerPlan plan_server(const CalibrationProfile& p, const RunConfig& run) {
+  ServerPlan s;
+  if (!run.server) return s;
+  const ServerRequestLimits& l = *run.server;
+  s.bodies_in_flight = request_bodies_in_flight(l.bodies_in_flight, run.sequences);
+  s.bodies = mul(s.bodies_in_flight, l.max_body, "server bodies");
+  s.preparation = mul(l.preparation_threads,
+                      fraction_of(p.server_preparation_per_body_byte, l.max_body,
+                                  "server preparation"),
+                      "server preparation");
+  s.total = add(s.bodies, s.preparation, "server total");
+  return s;
+}
+
 void check_run(const RunConfig& run) {
   auto bad = [](std::string_view field) {
     throw UsageError("estimate", fmt::format("run setting must be at least 1 (run, {}, 0)", field));
@@ -325,9 +339,14 @@ void check_run(const RunConfig& run) {
   if (run.sequences == 0) bad("sequences");
   if (run.prefill_chunk == 0) bad("prefill_chunk");
   if (run.threads == 0) bad("threads");
+  if (run.server && run.server->max_body == 0) bad("server.max_body");
 }
 
 }  // namespace
+
+uint64_t request_bodies_in_flight(uint32_t bodies_in_flight, uint64_t sequences) {
+  return bodies_in_flight != 0 ? bodies_in_flight : add(sequences, 2, "server bodies in flight");
+}
 
 std::optional<std::string> kv_cache_type_problem(const ModelSpec& spec, KvCacheType t) {
   auto problem = [&](uint32_t i, std::string_view field, uint64_t elems) -> std::string {
@@ -373,7 +392,8 @@ MemoryPlan plan_memory(const ModelSpec& spec, const RunConfig& run,
   plan.overhead = plan_overhead(profile, run, plan.weights.total, plan.kv.total,
                                 plan.workspace.total, spec.tokenizer_file_bytes, spec.tokenizer_is_tiktoken,
                                 plan.planned);
-  plan.total = add(plan.planned, plan.overhead.total, "total");
+  plan.server = plan_server(profile, run);
+  plan.total = add(add(plan.planned, plan.server.total, "total"), plan.overhead.total, "total");
   for (const auto& w : spec.warnings) plan.warnings.push_back(w);
   return plan;
 }

@@ -18,6 +18,8 @@ using nlohmann::json;
 
 // Fractions above this are surely a typo (1000% slack), not a measurement.
 constexpr double kMaxFraction = 10.0;
+// Bytes of heap per byte of input (a request body's preparation measured ~52).
+constexpr double kMaxPerByte = 1000.0;
 
 [[noreturn]] void bad(const std::string& path, std::string_view field, std::string_view what,
                       const json* value) {
@@ -42,13 +44,14 @@ uint64_t read_bytes(const json& obj, const std::string& path, std::string_view n
   return v.get<uint64_t>();
 }
 
-double read_fraction(const json& obj, const std::string& path, std::string_view name) {
+double read_fraction(const json& obj, const std::string& path, std::string_view name,
+                     double max = kMaxFraction) {
   const json& v = field(obj, path, name, "coefficients");
   if (!v.is_number())
     bad(path, fmt::format("coefficients.{}", name), "must be a number", &v);
   double d = v.get<double>();
-  if (!std::isfinite(d) || d < 0 || d > kMaxFraction)
-    bad(path, fmt::format("coefficients.{}", name), "must be a fraction between 0 and 10", &v);
+  if (!std::isfinite(d) || d < 0 || d > max)
+    bad(path, fmt::format("coefficients.{}", name), fmt::format("must be a number between 0 and {}", max), &v);
   return d;
 }
 
@@ -95,6 +98,9 @@ CalibrationProfile load_calibration_profile(const std::string& path) {
     p.tokenizer_heap_per_file_byte = read_fraction(coeff, path, "tokenizer_heap_per_file_byte");
   if (coeff.contains("tiktoken_heap_per_file_byte"))
     p.tiktoken_heap_per_file_byte = read_fraction(coeff, path, "tiktoken_heap_per_file_byte");
+  if (coeff.contains("server_preparation_per_body_byte"))
+    p.server_preparation_per_body_byte =
+        read_fraction(coeff, path, "server_preparation_per_body_byte", kMaxPerByte);
   return p;
 }
 

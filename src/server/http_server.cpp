@@ -9,6 +9,7 @@
 #include <random>
 
 #include "mlxcel/errors.h"
+#include "mlxcel/estimate.h"
 #include "mlxcel/memory.h"
 #include "server/api.h"
 #include "server/http_session.h"
@@ -79,7 +80,7 @@ struct HttpServer::Impl final : Router {
 
   Impl(Engine& e, ServerOptions o)
       : engine(e), options(std::move(o)), scheduler(e, options.queue_size),
-        transport(*this, limits(options, e), 2, 2) {}
+        transport(*this, limits(options, e), kIoThreads, kPreparationThreads) {}
 
   static TransportLimits limits(const ServerOptions& o, const Engine& e) {
     TransportLimits l;
@@ -88,7 +89,7 @@ struct HttpServer::Impl final : Router {
     l.body_timeout = std::chrono::seconds(o.body_timeout_seconds);
     l.keep_alive = std::chrono::seconds(o.keep_alive_seconds);
     l.max_connections = o.max_connections;
-    l.body_budget = o.max_body * request_bodies_in_flight(o, e.slot_count());
+    l.body_budget = o.max_body * request_bodies_in_flight(o.bodies_in_flight, e.slot_count());
     return l;
   }
 
@@ -309,10 +310,6 @@ struct HttpServer::Impl final : Router {
     return out;
   }
 };
-
-uint32_t request_bodies_in_flight(const ServerOptions& o, uint32_t slots) {
-  return o.bodies_in_flight ? o.bodies_in_flight : slots + 2;
-}
 
 HttpServer::HttpServer(Engine& engine, ServerOptions options)
     : impl_(std::make_unique<Impl>(engine, std::move(options))) {}

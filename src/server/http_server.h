@@ -16,7 +16,7 @@ struct ServerOptions {
   int port = 8080;               // 0: any free port (tests)
   std::string api_key;           // non-empty: "Authorization: Bearer <key>" required
   uint32_t queue_size = 16;      // requests that may wait for a free sequence before 503
-  uint64_t max_body = 8u << 20;  // request body limit in bytes (413 beyond)
+  uint64_t max_body = 1u << 20;  // request body limit in bytes (413 beyond)
   // How long an idle keep-alive connection waits for its next request.
   int keep_alive_seconds = 5;
   // Total time a client has to send a request's header, and then its body (not per byte: a
@@ -34,9 +34,12 @@ struct ServerOptions {
   uint64_t estimate_bytes = 0;  // planned + overhead
 };
 
-// How many request bodies of up to max_body the server reads at once (a chunked body counts as
-// max_body): the server's request memory is bounded by this times max_body.
-uint32_t request_bodies_in_flight(const ServerOptions& options, uint32_t slots);
+// Threads that parse, render and tokenize requests (and threads that read and write sockets).
+// Request bodies read at once are mlxcel::request_bodies_in_flight(bodies_in_flight, slots) (a
+// chunked body counts as max_body); with these, they bound the server's request memory, which
+// the plan counts (ServerPlan).
+inline constexpr unsigned kPreparationThreads = 2;
+inline constexpr unsigned kIoThreads = 2;
 
 class HttpServer {
  public:

@@ -63,6 +63,16 @@ TEST(CalibrationProfile, NegativeTiktokenCoefficientIsAFormatError) {
                       "coefficients.tiktoken_heap_per_file_byte");
 }
 
+TEST(CalibrationProfile, ServerPreparationCoefficientIsOptional) {
+  test::TempDir t;
+  EXPECT_EQ(load_calibration_profile(write_profile(t, kValid)).server_preparation_per_body_byte, 0.0);
+  const std::string with =
+      replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"server_preparation_per_body_byte\": 3.25");
+  test::TempDir t2;
+  EXPECT_DOUBLE_EQ(load_calibration_profile(write_profile(t2, with)).server_preparation_per_body_byte, 3.25);
+  expect_format_error(replace(with, "3.25", "\"many\""), "coefficients.server_preparation_per_body_byte");
+}
+
 TEST(CalibrationProfile, NegativeTokenizerCoefficientIsAFormatError) {
   expect_format_error(replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"tokenizer_heap_per_file_byte\": -1"),
                       "coefficients.tokenizer_heap_per_file_byte");

@@ -243,6 +243,36 @@ TEST(Overhead, TiktokenFilesTakeTheirOwnCoefficient) {
   EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 10264716u);
 }
 
+// serve's request memory: bodies at the transport's bound, plus each preparation thread's
+// measured cost per body byte; outside the overhead margin (it is a bound of its own).
+TEST(ServerRequests, BodiesAndPreparationScaleWithTheFlags) {
+  CalibrationProfile prof = zero_profile();
+  prof.server_preparation_per_body_byte = 2.5;
+  prof.margin = 0.1;
+  RunConfig run = run_with(100, 3, 32, 2);
+  run.server = ServerRequestLimits{1000003, 0, 2};
+  MemoryPlan p = plan_memory(tiny_dense(), run, prof);
+  EXPECT_EQ(p.server.bodies_in_flight, 5u);  // 3 sequences + 2
+  EXPECT_EQ(p.server.bodies, 5000015u);      // 5 x 1000003
+  EXPECT_EQ(p.server.preparation, 5000016u); // 2 x ceil(2.5 x 1000003 = 2500007.5)
+  EXPECT_EQ(p.server.total, 10000031u);
+  EXPECT_EQ(p.total, p.planned + p.server.total + p.overhead.total);
+  // the margin covers planned + fitted only: ceil(0.1 x planned)
+  EXPECT_EQ(p.overhead.margin, (p.planned + 9) / 10);
+  run.server->bodies_in_flight = 7;  // an explicit count replaces sequences + 2
+  EXPECT_EQ(plan_memory(tiny_dense(), run, prof).server.bodies, 7000021u);
+  run.server.reset();  // generate: no server line
+  const MemoryPlan g = plan_memory(tiny_dense(), run, prof);
+  EXPECT_EQ(g.server.total, 0u);
+  EXPECT_EQ(g.total, g.planned + g.overhead.total);
+}
+
+TEST(ServerRequests, ZeroBodyLimitIsAUsageError) {
+  RunConfig run = run_with(100, 1, 32, 2);
+  run.server = ServerRequestLimits{0, 0, 2};
+  EXPECT_THROW(plan_memory(tiny_dense(), run, zero_profile()), UsageError);
+}
+
 TEST(Overhead, ZeroProfileLeavesThePlannedBytes) {
   MemoryPlan p = plan_memory(tiny_dense(), run_with(100, 1, 32, 2), zero_profile());
   EXPECT_EQ(p.overhead.total, 0u);

@@ -278,7 +278,9 @@ TEST(HostileClients, DeeplyNestedBodyIs400) {
 // A prompt whose bytes alone prove it cannot fit is refused before the tokenizer sees it.
 TEST(HostileClients, PromptThatCannotFitIsRefusedBeforeTokenizing) {
   TestEngine engine(TestEngineOptions{.context = 64, .max_token_bytes = 4});
-  RunningServer server(engine);
+  ServerOptions o;
+  o.max_body = 4u << 20;
+  RunningServer server(engine, o);
   auto c = server.client();
   auto res = c.Post("/v1/completions", json({{"prompt", std::string(1 << 20, 'x')}}).dump(),
                     "application/json");

@@ -134,6 +134,16 @@ TEST(ServeCli, ServesAndStopsGracefullyOnSigterm) {
   EXPECT_TRUE(stats.contains("after_run"));
   EXPECT_EQ(planned, stats["plan"]["planned_bytes"].get<uint64_t>()) << metrics->body;
   EXPECT_EQ(estimate, stats["plan"]["total_bytes"].get<uint64_t>()) << metrics->body;
+  // Request bodies are planned at the transport's bound: (--parallel 2 + 2) x --max-body 1 MiB.
+  const json& server = stats["plan"]["server"];
+  EXPECT_EQ(server["bodies_in_flight"], 4);
+  EXPECT_EQ(server["bodies_bytes"], 4u * (1u << 20));
+  EXPECT_EQ(server["preparation_threads"], 2);
+  EXPECT_EQ(server["total_bytes"].get<uint64_t>(),
+            server["bodies_bytes"].get<uint64_t>() + server["preparation_bytes"].get<uint64_t>());
+  EXPECT_EQ(stats["plan"]["total_bytes"].get<uint64_t>(),
+            stats["plan"]["planned_bytes"].get<uint64_t>() + server["total_bytes"].get<uint64_t>() +
+                stats["plan"]["overhead_bytes"].get<uint64_t>());
 }
 
 // Repeated 4 MiB prompts once took a server's RSS from 20 MB to 905 MB and kept it there (every
@@ -143,7 +153,7 @@ TEST(ServeCli, ServesAndStopsGracefullyOnSigterm) {
 TEST(ServeCli, RepeatedHugePromptsAreRefusedAndGiveTheirMemoryBack) {
   mlxcel::test::TempDir dir;
   const pid_t pid = spawn_serve({"--port", "0", "--parallel", "1", "--ctx-size", "256",
-                                 "--threads", "1"},
+                                 "--threads", "1", "--max-body", "4MiB"},
                                 dir.file("out"), dir.file("err"));
   ASSERT_GT(pid, 0);
   const int port = wait_for_port(dir.file("err"));
