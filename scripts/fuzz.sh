@@ -14,7 +14,8 @@
 #                 -ignore_ooms=1): keep fuzzing after a finding and save every one, instead of
 #                 stopping at the first
 #
-# Environment: MLXCEL_FUZZ_JOBS (build parallelism, default 2), MLXCEL_TESTDATA (default
+# Environment: MLXCEL_FUZZ_JOBS (build parallelism, default 2), MLXCEL_FUZZ_FLAGS (optimization
+# and debug flags, default "-O2 -g"; CI's smoke uses "-O1 -g1" to compile faster), MLXCEL_TESTDATA (default
 # ../shared/testdata next to the checkout), MLXCEL_FUZZ_RSS_MB (default 2048),
 # MLXCEL_FUZZ_TIMEOUT (seconds per input, default 10).
 #
@@ -31,7 +32,7 @@ ONLY=()
 for arg in "$@"; do
   case "$arg" in
     --keep-going) KEEP_GOING=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     ''|*[!0-9]*) ONLY+=("$arg") ;;
     *) SECONDS_PER=$arg ;;
   esac
@@ -83,7 +84,9 @@ export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-$(command -v llvm-symbolizer
 BUILD=build-fuzz
 JOBS=${MLXCEL_FUZZ_JOBS:-2}
 t0=$(date +%s)
+FLAGS=${MLXCEL_FUZZ_FLAGS:--O2 -g}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$FLAGS" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$FLAGS" \
   -DCMAKE_CXX_COMPILER="$CXX_BIN" -DCMAKE_C_COMPILER="$CC_BIN" \
   -DMLXCEL_BUILD_FUZZ=ON -DMLXCEL_BUILD_TESTS=OFF -DMLXCEL_BUILD_BENCH=OFF >/dev/null
 nice -n 10 cmake --build "$BUILD" --target mlxcel_fuzz -j "$JOBS"
