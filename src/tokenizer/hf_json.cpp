@@ -4,11 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <unordered_set>
 
 #include "core/json_input.h"
+#include "io/file_util.h"
 #include "core/utf8.h"
 #include "mlxcel/errors.h"
 #include "tokenizer/tokenizer.h"
@@ -255,13 +254,12 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& where
   return std::move(*j);
 }
 
+std::string read_tokenizer_file(const std::string& path, std::string_view what) {
+  return io::read_small_file(path, kMaxTokenizerFileBytes, "tokenizer", what);
+}
+
 nlohmann::json read_json_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("tokenizer", fmt::format("cannot open {} ({})", what, path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("tokenizer", fmt::format("cannot read {} ({})", what, path));
-  return parse_json_text(ss.str(), path);
+  return parse_json_text(read_tokenizer_file(path, what), path);
 }
 
 namespace {

@@ -19,6 +19,12 @@ std::vector<NormalizerStep> parse_normalizer(const nlohmann::json& j, const std:
 std::vector<PreTokenizerStep> parse_pre_tokenizer(const nlohmann::json& j, const std::string& where);
 std::vector<DecoderStep> parse_decoder(const nlohmann::json& j, const std::string& where);
 
+// Larger than any real tokenizer file (Gemma 3's tokenizer.json is 33 MB): a file past it is
+// refused before it is read.
+inline constexpr uint64_t kMaxTokenizerFileBytes = 1ull << 30;
+// The whole of a tokenizer file. IoError when it cannot be opened or read or is not a regular
+// file (a FIFO or /dev/zero never ends); FormatError beyond kMaxTokenizerFileBytes.
+std::string read_tokenizer_file(const std::string& path, std::string_view what);
 // Reads a whole JSON file; throws IoError / FormatError (syntax, with line and column).
 nlohmann::json read_json_file(const std::string& path, const char* what);
 nlohmann::json parse_json_text(const std::string& text, const std::string& where);

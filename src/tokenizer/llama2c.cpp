@@ -14,11 +14,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/checked.h"
 #include "core/utf8.h"
 #include "mlxcel/errors.h"
+#include "tokenizer/hf_json.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_data.h"
 
@@ -31,15 +31,6 @@ namespace {
 constexpr const char* kSpace = "\xE2\x96\x81";  // ▁
 constexpr int32_t kMaxTokenLength = 1 << 16;
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("tokenizer", fmt::format("cannot open {} ({})", what, path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("tokenizer", fmt::format("cannot read {} ({})", what, path));
-  return ss.str();
-}
-
 template <typename T>
 T load(const std::string& bytes, uint64_t off) {
   T v;
@@ -50,7 +41,7 @@ T load(const std::string& bytes, uint64_t off) {
 }  // namespace
 
 Llama2cVocab read_llama2c_vocab(const std::string& path) {
-  const std::string bytes = read_file(path, "llama2.c tokenizer");
+  const std::string bytes = read_tokenizer_file(path, "llama2.c tokenizer");
   auto fail = [&](const std::string& what) { return FormatError("tokenizer", fmt::format("{} ({})", what, path)); };
   if (bytes.size() < 4) throw fail(fmt::format("file too short for the header: {} bytes, need 4", bytes.size()));
   Llama2cVocab v;

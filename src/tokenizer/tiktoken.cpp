@@ -6,8 +6,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "core/utf8.h"
 #include "mlxcel/errors.h"
@@ -62,12 +60,7 @@ constexpr const char* kLlama3Pattern =
 }  // namespace
 
 Tokenizer Tokenizer::from_tiktoken(const std::string& tokenizer_model_path, const std::string& tokenizer_config_path) {
-  std::ifstream in(tokenizer_model_path, std::ios::binary);
-  if (!in) throw IoError("tokenizer", fmt::format("cannot open tiktoken tokenizer.model ({})", tokenizer_model_path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("tokenizer", fmt::format("cannot read tokenizer.model ({})", tokenizer_model_path));
-  const std::string text = ss.str();
+  const std::string text = tok::read_tokenizer_file(tokenizer_model_path, "tiktoken tokenizer.model");
   // A SentencePiece model (protobuf) is also named tokenizer.model: binary bytes near the start.
   for (size_t i = 0; i < std::min<size_t>(text.size(), 256); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);

@@ -4,6 +4,8 @@
 // noted, a regression would throw nothing or something else).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -164,6 +166,27 @@ TEST(UntrustedLlama2c, NanScore) {
   const std::string msg = message_of<FormatError>([&] { Tokenizer::from_llama2c(path); });
   EXPECT_TRUE(has(msg, "token 7 score is NaN at offset 67")) << msg;  // 4 + 7 * 9
   EXPECT_TRUE(has(msg, path)) << msg;
+}
+
+// ---- files that are not files ------------------------------------------------------------------
+
+// /dev/zero never ends and a FIFO without a writer never answers: every tokenizer file is checked
+// to be a regular file (and at most kMaxTokenizerFileBytes) before a byte is read. Before, the
+// llama2.c, tiktoken and tokenizer.json readers read /dev/zero until memory ran out.
+TEST(UntrustedFiles, DevicesAndFifosAreRefusedBeforeReading) {
+  test::TempDir dir;
+  const std::string fifo = dir.file("tokenizer.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    std::string msg = message_of<IoError>([&] { Tokenizer::from_llama2c(path); });
+    EXPECT_TRUE(has(msg, "llama2.c tokenizer is not a regular file")) << msg;
+    EXPECT_TRUE(has(msg, path)) << msg;
+    msg = message_of<IoError>([&] { Tokenizer::from_tiktoken(path, ""); });
+    EXPECT_TRUE(has(msg, "tiktoken tokenizer.model is not a regular file")) << msg;
+    msg = message_of<IoError>([&] { Tokenizer::from_hf_json(path); });
+    EXPECT_TRUE(has(msg, "is not a regular file")) << msg;
+    EXPECT_TRUE(has(msg, path)) << msg;
+  }
 }
 
 // ---- text growth through normalizers and decoders -----------------------------------------------
