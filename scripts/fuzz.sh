@@ -85,6 +85,11 @@ BUILD=build-fuzz
 JOBS=${MLXCEL_FUZZ_JOBS:-2}
 t0=$(date +%s)
 FLAGS=${MLXCEL_FUZZ_FLAGS:--O2 -g}
+# A cache made with another spelling of the compiler makes CMake wipe it and drop this command's
+# -D options (MLXCEL_BUILD_FUZZ among them): start that cache afresh instead.
+if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -qx "CMAKE_CXX_COMPILER:[A-Z]*=$CXX_BIN" "$BUILD/CMakeCache.txt"; then
+  rm -f "$BUILD/CMakeCache.txt"
+fi
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$FLAGS" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$FLAGS" \
   -DCMAKE_CXX_COMPILER="$CXX_BIN" -DCMAKE_C_COMPILER="$CC_BIN" \

@@ -9,13 +9,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
-#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
 #include "mlxcel/errors.h"
+#include "server/http_parsers.h"
 
 namespace mlxcel::server {
 
@@ -179,11 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
     in_request_ = false;
     head_ = RequestHead{};
     head_parser_.emplace();
-    head_parser_->header_limit(t_.limits.max_header_bytes);
-    // The declared length is judged in on_head (413 with our message); Beast's default 1 MiB
-    // limit would fail the header read first. Not boost::none: Boost 1.74 compares the length
-    // with the optional itself, and every length is "greater" than none.
-    head_parser_->body_limit(std::numeric_limits<uint64_t>::max());
+    limit_head_parser(*head_parser_, t_.limits);
     arm_deadline(first_request_ ? t_.limits.header_timeout : t_.limits.keep_alive);
     http::async_read_header(stream_, buffer_, *head_parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -263,10 +259,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!has_body) return dispatch(std::string());
 
     body_parser_.emplace(std::move(*head_parser_));
-    body_parser_->body_limit(t_.limits.max_body);
-    // A chunked body grows as it arrives; reserving its limit (which the budget counts anyway)
-    // spares the reallocations that would hold an old and a new copy at once.
-    if (head_.chunked) body_parser_->get().body().reserve(t_.limits.max_body);
+    limit_body_parser(*body_parser_, t_.limits, head_.chunked);
     if (beast::iequals(body_parser_->get()[http::field::expect], "100-continue")) {
       out_ = "HTTP/1.1 100 Continue\r\n\r\n";
       stream_.expires_after(t_.limits.write_timeout);
@@ -605,8 +598,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer deadline_;
   uint64_t deadline_id_ = 0;
   bool deadline_hit_ = false;
-  std::optional<http::request_parser<http::empty_body>> head_parser_;
-  std::optional<http::request_parser<http::string_body>> body_parser_;
+  std::optional<HeadParser> head_parser_;
+  std::optional<BodyParser> body_parser_;
   RequestHead head_;
   bool first_request_ = true;
   bool in_request_ = false;
