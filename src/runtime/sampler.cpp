@@ -24,6 +24,13 @@ void validate_sampler_config(const SamplerConfig& c) {
   if (!(c.repeat_penalty > 0.0f) || !std::isfinite(c.repeat_penalty)) {
     throw UsageError("sampler", fmt::format("repeat penalty must be > 0 (--repeat-penalty, {})", c.repeat_penalty));
   }
+  if (!std::isfinite(c.presence_penalty) || !std::isfinite(c.frequency_penalty)) {
+    throw UsageError("sampler", fmt::format("presence and frequency penalties must be finite ({}, {})",
+                                            c.presence_penalty, c.frequency_penalty));
+  }
+  for (const auto& [token, bias] : c.logit_bias) {
+    if (!std::isfinite(bias)) throw UsageError("sampler", fmt::format("logit bias of token {} must be finite", token));
+  }
 }
 
 Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.seed) {
@@ -84,8 +91,57 @@ void apply_repeat_penalty(std::span<float> logits, std::span<const int32_t> hist
   }
 }
 
-int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+SampledLogprobs compute_logprobs(std::span<const float> logits, int32_t token, uint32_t top_n) {
+  // log p(t) = l(t) - logsumexp(l), in double with the maximum taken out so exp never overflows.
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (float l : logits) max_logit = std::max(max_logit, l);  // NaN never wins
+  double sum = 0;
+  if (std::isfinite(max_logit)) {
+    for (float l : logits) {
+      if (l >= -std::numeric_limits<float>::max()) sum += std::exp(static_cast<double>(l) - max_logit);
+    }
+  }
+  const double lse = sum > 0 ? max_logit + std::log(sum) : 0.0;
+  auto logprob = [&](size_t i) {
+    const float l = logits[i];
+    if (std::isnan(l) || sum <= 0) return -std::numeric_limits<float>::infinity();
+    return static_cast<float>(static_cast<double>(l) - lse);
+  };
+  SampledLogprobs out;
+  if (token >= 0 && static_cast<size_t>(token) < logits.size()) out.logprob = logprob(static_cast<size_t>(token));
+  // The best top_n by insertion into a short sorted list; ascending ids keep the lowest on ties.
+  std::vector<std::pair<float, int32_t>> best;
+  const size_t n = std::min<size_t>(top_n, logits.size());
+  best.reserve(n + 1);
+  for (size_t i = 0; i < logits.size() && n > 0; ++i) {
+    const float l = logits[i];
+    if (std::isnan(l) || (best.size() == n && !(l > best.back().first))) continue;
+    auto at = std::find_if(best.begin(), best.end(), [&](const auto& b) { return l > b.first; });
+    best.insert(at, {l, static_cast<int32_t>(i)});
+    if (best.size() > n) best.pop_back();
+  }
+  for (const auto& [l, id] : best) out.top.push_back({id, logprob(static_cast<size_t>(id))});
+  return out;
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, SampledLogprobs* logprobs) {
+  const int32_t token = pick(logits, history);
+  if (logprobs) *logprobs = compute_logprobs(logits, token, config_.top_logprobs);
+  if (config_.presence_penalty != 0.0f || config_.frequency_penalty != 0.0f) ++generated_[token];
+  return token;
+}
+
+int32_t Sampler::pick(std::span<float> logits, std::span<const int32_t> history) {
+  // The order of vLLM's: biases (a logits processor) first, then the penalties.
+  for (const auto& [token, bias] : config_.logit_bias) {
+    if (token >= 0 && static_cast<size_t>(token) < logits.size()) logits[static_cast<size_t>(token)] += bias;
+  }
   apply_repeat_penalty(logits, history, config_.repeat_penalty, config_.repeat_last_n);
+  for (const auto& [token, count] : generated_) {
+    if (static_cast<size_t>(token) < logits.size()) {
+      logits[static_cast<size_t>(token)] -= config_.presence_penalty + config_.frequency_penalty * static_cast<float>(count);
+    }
+  }
   if (config_.temperature <= 0.0f) return argmax(logits);
 
   // Candidates sorted by logit (descending, ties by id) so top-k / top-p cut a prefix.
