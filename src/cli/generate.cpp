@@ -109,12 +109,11 @@ int run_generate(const GenerateCliOptions& o) {
   request.run = run;
   request.context = knob;
   request.make_spec = spec_for_format_from_config(spec);
-  request.kv_type_usable = runtime_kv_types();
   if (o.recommend_quant) {
     // The advisor's choice at this context; a KV cache type is applied here, a weight format
     // needs a converted model (the preflight below then refuses the weights as given).
     const AvailableMemory avail = available_for(memory);
-    auto rec = recommend_runnable(spec, request.make_spec, run, memory.profile, avail.bytes, request.kv_type_usable);
+    auto rec = recommend(spec, request.make_spec, run, memory.profile, avail.bytes);
     if (!rec) {
       fmt::print(stderr, "[recommend-quant] nothing fits {} tokens in {} ({}), whatever the weight format and KV "
                          "cache type\n", run.context, format_bytes(avail.bytes), avail.source);

@@ -9,7 +9,6 @@
 
 #include "cli/inspect_report.h"
 #include "cli/table.h"
-#include "kernels/cpu/kernels.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
 #include "mlxcel/size.h"
@@ -97,10 +96,6 @@ AvailableMemory available_for(const MemorySettings& s) {
     a.source = "--memory-limit";
   }
   return a;
-}
-
-KvTypeFilter runtime_kv_types() {
-  return [](KvCacheType t) { return kernels::kv_type_supported(t); };
 }
 
 MemoryGate memory_preflight(const ModelSpec& spec, PreflightRequest request,

@@ -47,9 +47,6 @@ MemorySettings parse_memory_options(const MemoryCliOptions& options);
 // --memory-limit when that is lower (the source then says --memory-limit).
 AvailableMemory available_for(const MemorySettings& settings);
 
-// The kernels' KV cache types (the preflight and --recommend-quant only advise those).
-KvTypeFilter runtime_kv_types();
-
 struct MemoryGate {
   PreflightResult preflight;
   bool refused = false;         // the caller returns ExitCode::RefusedByPreflight

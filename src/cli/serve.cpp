@@ -158,7 +158,6 @@ int run_serve(const ServeCliOptions& o) {
   request.context = knob;
   request.sequences_flag = "--parallel";
   request.make_spec = spec_for_format_from_config(spec);
-  request.kv_type_usable = runtime_kv_types();
   const MemoryGate gate = memory_preflight(spec, request, memory, model);
   const MemoryPlan& plan = gate.preflight.plan;
   nlohmann::ordered_json stats = stats_document("serve", model, spec, gate, knob);

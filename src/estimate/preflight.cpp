@@ -37,8 +37,6 @@ std::string run_text(const RunConfig& run, const ContextKnob& knob) {
                      run.prefill_chunk, plural(run.threads, "thread", "threads"));
 }
 
-bool usable(const KvTypeFilter& filter, KvCacheType t) { return !filter || filter(t); }
-
 // Largest sequence count below run.sequences whose plan fits; 0 when not even one does.
 // total(sequences) only grows with the count, so a bisection finds it.
 std::pair<uint64_t, uint64_t> max_sequences(const ModelSpec& spec, const RunConfig& run,
@@ -96,7 +94,7 @@ void add_alternatives(const ModelSpec& spec, const PreflightRequest& req,
   bool single_change_fits = false;
   for (const Option& o : advise_kv_cache_types(spec, run, profile, budget)) {
     auto t = kv_cache_type_from_name(o.name);
-    if (!o.valid || !o.fits || !t || !usable(req.kv_type_usable, *t) || o.total >= r.plan.total)
+    if (!o.valid || !o.fits || !t || o.total >= r.plan.total)
       continue;
     PreflightAlternative a;
     a.kind = AlternativeKind::KvCacheType;
@@ -121,8 +119,7 @@ void add_alternatives(const ModelSpec& spec, const PreflightRequest& req,
       break;
     }
     if (!single_change_fits) {
-      if (auto rec = recommend_runnable(spec, req.make_spec, run, profile, budget,
-                                        req.kv_type_usable)) {
+      if (auto rec = recommend(spec, req.make_spec, run, profile, budget)) {
         PreflightAlternative a;
         a.kind = AlternativeKind::Combined;
         const std::string kv = std::string(kv_cache_type_name(rec->cache_type));
@@ -193,45 +190,6 @@ PreflightResult run_preflight(const ModelSpec& spec, const PreflightRequest& req
     r.refusal = refusal_text(spec, request, r);
   }
   return r;
-}
-
-std::optional<Recommendation> recommend_runnable(const ModelSpec& spec,
-                                                 const SpecForFormat& make_spec,
-                                                 const RunConfig& run,
-                                                 const CalibrationProfile& profile,
-                                                 uint64_t budget, const KvTypeFilter& filter) {
-  if (!filter) return recommend(spec, make_spec, run, profile, budget);
-  const std::vector<KvCacheType> types = all_kv_cache_types();
-  const auto first = static_cast<size_t>(
-      std::find(types.begin(), types.end(), run.cache_type_k) - types.begin());
-  auto best_cache = [&](const ModelSpec& s) -> std::optional<Recommendation> {
-    const std::vector<Option> options = advise_kv_cache_types(s, run, profile, budget);
-    for (size_t i = first; i < options.size() && i < types.size(); ++i) {
-      const Option& o = options[i];
-      if (o.valid && o.fits && filter(types[i])) return Recommendation{"", types[i], o.total};
-    }
-    return std::nullopt;
-  };
-  if (auto c = best_cache(spec)) {
-    c->weight_format = kAsIsFormat;
-    return c;
-  }
-  if (!make_spec) return std::nullopt;
-  const uint64_t as_is_weights = spec.weight_bytes();
-  for (const auto& f : advisor_weight_formats()) {
-    ModelSpec s;
-    try {
-      s = make_spec(f.options);
-    } catch (const Error&) {
-      continue;  // this format does not apply to the model; the next one may
-    }
-    if (s.weight_bytes() >= as_is_weights) continue;
-    if (auto c = best_cache(s)) {
-      c->weight_format = f.name;
-      return c;
-    }
-  }
-  return std::nullopt;
 }
 
 std::string weight_format_instruction(const ModelSpec& spec, const std::string& format) {

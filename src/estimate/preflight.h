@@ -22,9 +22,6 @@ struct ContextKnob {
   std::string origin;               // how the context was chosen, e.g. "prompt 12 + --max-tokens 256"
 };
 
-// Which KV cache types the runtime can really use (the CPU kernels lack some); null: all.
-using KvTypeFilter = std::function<bool(KvCacheType)>;
-
 struct PreflightRequest {
   std::string command = "generate";  // named in the message
   RunConfig run;
@@ -32,7 +29,6 @@ struct PreflightRequest {
   ContextKnob context;
   std::string sequences_flag;        // serve: "--parallel" (advice lowers it); empty: not advised
   SpecForFormat make_spec;           // null: no weight-format advice
-  KvTypeFilter kv_type_usable;
 };
 
 enum class AlternativeKind { Context, Sequences, KvCacheType, WeightFormat, Combined };
@@ -59,16 +55,6 @@ struct PreflightResult {
 // plan when it fits; a refusal also solves the largest context and plans each alternative.
 PreflightResult run_preflight(const ModelSpec& spec, const PreflightRequest& request,
                               const CalibrationProfile& profile);
-
-// The highest-precision weight format (the model as given first, then advisor formats smaller
-// than it) and KV cache type (not above the requested K type, usable by the runtime) whose plan
-// fits the budget at the requested context; nullopt when nothing fits. recommend() with the
-// runtime's KV type filter.
-std::optional<Recommendation> recommend_runnable(const ModelSpec& spec,
-                                                 const SpecForFormat& make_spec,
-                                                 const RunConfig& run,
-                                                 const CalibrationProfile& profile,
-                                                 uint64_t budget, const KvTypeFilter& usable);
 
 // What to run to get a weight format the advisor names: the convert command when the model is an
 // unquantized safetensors model, else a description of the format to look for.

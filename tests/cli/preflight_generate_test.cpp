@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "cli/cli_util.h"
 
@@ -245,4 +246,44 @@ TEST_F(GeneratePreflight, LargestContextInspectAllowsRunsUnderThatLimitAndTenPer
   EXPECT_EQ(refused.code, 3) << refused.err;
   EXPECT_TRUE(contains(refused.err, fmt::format("({} B) from --memory-limit", limit))) << refused.err;
   EXPECT_TRUE(contains(refused.err, fmt::format("--ctx-size {} ", c))) << refused.err;  // the same answer
+}
+
+// One adviser: inspect's recommendation and generate --recommend-quant are the same function, so
+// for the same model, context, threads, profile and budget they name the same KV cache type and
+// total; and the ggml types q5_1 / q5_0 / q4_1 that the advice can name run. The model has
+// head_dim 64 so that every block type applies; each budget is exactly one type's planned total,
+// so that type is the finest that fits.
+TEST(OneAdviser, InspectAndRecommendQuantAgreeAndTheAdvisedTypeRuns) {
+  TempDir dir;
+  std::string config = kTinyLlamaConfig;
+  config.replace(config.find("\"hidden_size\": 64"), 17, "\"hidden_size\": 256");
+  write_text(dir.file("config.json"), config);
+  write_text(dir.file("profile.json"), kTestProfile);
+  ASSERT_EQ(run_mlxcel({"make-random-model", dir.file("config.json"), "--out", dir.file("m"), "--dtype", "f32"}).code, 0);
+  const std::vector<std::string> same = {"--ctx-size", "16", "--threads", "2", "--calibration", dir.file("profile.json")};
+  auto inspect = [&](const std::string& budget) {
+    std::vector<std::string> a = {"inspect", dir.file("m"), "--json", "--memory-budget", budget};
+    a.insert(a.end(), same.begin(), same.end());
+    CliResult r = run_mlxcel(a);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out);
+  };
+  const json all = inspect("1GiB");
+  ASSERT_EQ(all["model"]["hidden_size"], 256) << all.dump();  // 4 heads of 64
+  std::map<std::string, uint64_t> totals;
+  for (const auto& o : all["advice"]["kv_cache_types"]) totals[o["name"]] = o["total_bytes"];
+  for (const std::string type : {"q5_1", "q5_0", "q4_1"}) {
+    const std::string budget = std::to_string(totals.at(type));
+    const json rec = inspect(budget)["advice"]["recommended"];
+    EXPECT_EQ(rec["weight_format"], "as-is") << type;
+    EXPECT_EQ(rec["cache_type"], type);
+    EXPECT_EQ(rec["total_bytes"], totals.at(type));
+    std::vector<std::string> g = {"generate", dir.file("m"), "--prompt", "Hello", "--max-tokens", "10",
+                                  "--no-echo", "--recommend-quant", "--memory-budget", budget};
+    g.insert(g.end(), same.begin(), same.end());
+    CliResult r = run_mlxcel(g);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.err, fmt::format("[recommend-quant] weights as given with a {} KV cache", type))) << r.err;
+    EXPECT_TRUE(contains(r.err, fmt::format("using --cache-type-k {} --cache-type-v {}", type, type))) << r.err;
+  }
 }

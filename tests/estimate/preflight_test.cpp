@@ -40,11 +40,6 @@ ModelSpec dense64(uint64_t weight_bytes) {
   return s;
 }
 
-// The runtime's KV cache types (the CPU kernels lack q4_1, q5_0, q5_1).
-bool runtime_type(KvCacheType t) {
-  return t != KvCacheType::Q4_1 && t != KvCacheType::Q5_0 && t != KvCacheType::Q5_1;
-}
-
 PreflightRequest request(uint64_t budget, uint64_t context = 100) {
   PreflightRequest r;
   r.command = "generate";
@@ -143,27 +138,20 @@ TEST(Preflight, HighestPrecisionKvCacheTypeThatFits) {
   EXPECT_EQ(kv->total, 222153u);
 }
 
-TEST(Preflight, KvAdviceSkipsTypesTheRuntimeLacks) {
+TEST(Preflight, KvAdviceTakesTheFinestFormatThatFits) {
   // 200000-byte weights, budget 400000: q8_0 421152, q5_1 405152, q5_0 401952 do not fit;
-  // q4_1 398752 would, but the runtime lacks it; q4_0: 200000 + 28800 + 166752 = 395552.
-  PreflightRequest req = request(400000);
-  PreflightResult all = run_preflight(dense64(200000), req, zero());
-  req.kv_type_usable = runtime_type;
-  PreflightResult runnable = run_preflight(dense64(200000), req, zero());
-  auto kv_change = [](const PreflightResult& r) {
-    for (const auto& a : r.alternatives)
-      if (a.kind == AlternativeKind::KvCacheType) return a.change + " " + std::to_string(a.total);
-    return std::string("none");
-  };
-  EXPECT_EQ(kv_change(all), "--cache-type-k q4_1 --cache-type-v q4_1 398752");
-  EXPECT_EQ(kv_change(runnable), "--cache-type-k q4_0 --cache-type-v q4_0 395552");
+  // q4_1: 200000 + 32000 + 166752 = 398752 does (and runs: every type the advisor names does).
+  PreflightResult r = run_preflight(dense64(200000), request(400000), zero());
+  std::string change = "none";
+  for (const auto& a : r.alternatives)
+    if (a.kind == AlternativeKind::KvCacheType) change = a.change + " " + std::to_string(a.total);
+  EXPECT_EQ(change, "--cache-type-k q4_1 --cache-type-v q4_1 398752");
 }
 
 TEST(Preflight, WeightFormatAdviceNamesTheConvertCommand) {
   // As given 200000 + 269152 = 469152; bf16 is no smaller; 8bit: 106250 + 269152 = 375402 fits.
   PreflightRequest req = request(400000);
   req.make_spec = formats_of_200k();
-  req.kv_type_usable = runtime_type;
   ModelSpec spec = dense64(200000);
   PreflightResult r = run_preflight(spec, req, zero());
   const PreflightAlternative* w = nullptr;
@@ -178,11 +166,10 @@ TEST(Preflight, WeightFormatAdviceNamesTheConvertCommand) {
 
 TEST(Preflight, CombinedAdviceWhenNoSingleChangeFits) {
   // Budget 320000. KV alone: q4_0 395552 > budget. Weights alone: 8bit 375402, 4bit
-  // 56250 + 269152 = 325402 > budget. 8bit with q4_0: 106250 + 28800 + 166752 = 301802 fits
-  // (8bit with q8_0 = 327402 does not; q5_1/q5_0/q4_1 would but the runtime lacks them).
+  // 56250 + 269152 = 325402 > budget. 8bit with q5_1: 106250 + 38400 + 166752 = 311402 fits
+  // (8bit with q8_0 = 327402 and with q8 do not).
   PreflightRequest req = request(320000);
   req.make_spec = formats_of_200k();
-  req.kv_type_usable = runtime_type;
   PreflightResult r = run_preflight(dense64(200000), req, zero());
   const PreflightAlternative* c = nullptr;
   for (const auto& a : r.alternatives) {
@@ -191,8 +178,8 @@ TEST(Preflight, CombinedAdviceWhenNoSingleChangeFits) {
     if (a.kind == AlternativeKind::Combined) c = &a;
   }
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->change, "8bit weights with --cache-type-k q4_0 --cache-type-v q4_0");
-  EXPECT_EQ(c->total, 301802u);
+  EXPECT_EQ(c->change, "8bit weights with --cache-type-k q5_1 --cache-type-v q5_1");
+  EXPECT_EQ(c->total, 311402u);
 }
 
 TEST(Preflight, NothingFitsSaysSo) {
@@ -229,42 +216,31 @@ TEST(Preflight, PlanErrorsPropagate) {
   EXPECT_THROW(run_preflight(tiny_dense(), req, zero()), ConfigError);
 }
 
-TEST(RecommendRunnable, WithoutAFilterItIsTheAdvisorsChoice) {
+TEST(Recommend, FinestKvTypeForTheWeightsAsGiven) {
+  // As given, budget 400000: q4_1 (398752) is the finest type that fits.
   ModelSpec spec = dense64(200000);
   RunConfig run = run_with(100, 1, 32, 2);
-  auto a = recommend(spec, formats_of_200k(), run, zero(), 400000);
-  auto b = recommend_runnable(spec, formats_of_200k(), run, zero(), 400000, nullptr);
-  ASSERT_TRUE(a && b);
-  EXPECT_EQ(a->weight_format, b->weight_format);
-  EXPECT_EQ(a->cache_type, b->cache_type);
-  EXPECT_EQ(a->total, b->total);
-}
-
-TEST(RecommendRunnable, SkipsKvTypesTheRuntimeLacks) {
-  // As given, budget 400000: q4_1 (398752) is the advisor's pick; the runtime's is q4_0 (395552).
-  ModelSpec spec = dense64(200000);
-  RunConfig run = run_with(100, 1, 32, 2);
-  auto rec = recommend_runnable(spec, formats_of_200k(), run, zero(), 400000, runtime_type);
+  auto rec = recommend(spec, formats_of_200k(), run, zero(), 400000);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->weight_format, kAsIsFormat);
-  EXPECT_EQ(rec->cache_type, KvCacheType::Q4_0);
-  EXPECT_EQ(rec->total, 395552u);
+  EXPECT_EQ(rec->cache_type, KvCacheType::Q4_1);
+  EXPECT_EQ(rec->total, 398752u);
 }
 
-TEST(RecommendRunnable, HighestPrecisionWeightsFirst) {
-  // Budget 380000: nothing as given (q4_0 395552); 8bit with f16 = 375402 fits.
+TEST(Recommend, HighestPrecisionWeightsFirst) {
+  // Budget 380000: nothing as given (q4_0 and q4 395552); 8bit with f16 = 375402 fits.
   ModelSpec spec = dense64(200000);
   RunConfig run = run_with(100, 1, 32, 2);
-  auto rec = recommend_runnable(spec, formats_of_200k(), run, zero(), 380000, runtime_type);
+  auto rec = recommend(spec, formats_of_200k(), run, zero(), 380000);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->weight_format, "8bit");
   EXPECT_EQ(rec->cache_type, KvCacheType::F16);
   EXPECT_EQ(rec->total, 375402u);
 }
 
-TEST(RecommendRunnable, NothingFits) {
+TEST(Recommend, NothingFits) {
   ModelSpec spec = dense64(200000);
-  EXPECT_FALSE(recommend_runnable(spec, formats_of_200k(), run_with(100, 1, 32, 2), zero(), 100000, runtime_type));
+  EXPECT_FALSE(recommend(spec, formats_of_200k(), run_with(100, 1, 32, 2), zero(), 100000));
 }
 
 TEST(GuardMemoryLimit, UserLimitElseThePlanTotal) {

@@ -123,9 +123,9 @@ void run_case(const AttnSetup& s, KvCacheType kt, KvCacheType vt, uint64_t capac
   }
 }
 
-const KvCacheType kTypes[] = {KvCacheType::F32,  KvCacheType::F16,  KvCacheType::BF16,
-                              KvCacheType::Q8_0, KvCacheType::Q4_0, KvCacheType::Q8,
-                              KvCacheType::Q4};
+const KvCacheType kTypes[] = {KvCacheType::F32,  KvCacheType::F16,  KvCacheType::BF16, KvCacheType::Q8_0,
+                              KvCacheType::Q4_0, KvCacheType::Q4_1, KvCacheType::Q5_0, KvCacheType::Q5_1,
+                              KvCacheType::Q8,   KvCacheType::Q4};
 
 TEST(Attention, FullCausalGqaEveryCacheFormat) {
   for (Isa isa : available_isas()) {

@@ -9,9 +9,9 @@
 namespace mlxcel::kernels::test {
 namespace {
 
-const KvCacheType kTypes[] = {KvCacheType::F32,  KvCacheType::F16,  KvCacheType::BF16,
-                              KvCacheType::Q8_0, KvCacheType::Q4_0, KvCacheType::Q8,
-                              KvCacheType::Q4};
+const KvCacheType kTypes[] = {KvCacheType::F32,  KvCacheType::F16,  KvCacheType::BF16, KvCacheType::Q8_0,
+                              KvCacheType::Q4_0, KvCacheType::Q4_1, KvCacheType::Q5_0, KvCacheType::Q5_1,
+                              KvCacheType::Q8,   KvCacheType::Q4};
 
 TEST(KvRows, BytesPerRowAsTheEstimatorCountsThem) {
   // d = 128: f32 4d = 512; f16/bf16 2d = 256; q8_0 d/32*34 = 136; q4_0 d/32*18 = 72;
@@ -21,6 +21,10 @@ TEST(KvRows, BytesPerRowAsTheEstimatorCountsThem) {
   EXPECT_EQ(kv_cache_row_bytes(KvCacheType::BF16, 128), 256u);
   EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q8_0, 128), 136u);
   EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q4_0, 128), 72u);
+  // q4_1 d/32*20 = 80; q5_0 d/32*22 = 88; q5_1 d/32*24 = 96
+  EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q4_1, 128), 80u);
+  EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q5_0, 128), 88u);
+  EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q5_1, 128), 96u);
   EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q8, 128), 136u);
   EXPECT_EQ(kv_cache_row_bytes(KvCacheType::Q4, 128), 72u);
   // d = 64: q8_0 2*34 = 68, q4_0 2*18 = 36, q8 68, q4 36
@@ -64,6 +68,61 @@ TEST(KvRows, Q4_0HandEncoding) {
   EXPECT_EQ(back[31], 14.0f);  // (15 - 8) * 2
 }
 
+TEST(KvRows, Q4_1HandEncoding) {
+  // x_i = i: min 0, max 31, d = 31/15 = 2.0667 (f16 0x4022 = 2.06641); q = min(15, trunc(x/d' +
+  // 0.5)) with the unrounded d': x16 -> trunc(7.74 + 0.5) = 8, x31 -> 15: byte 0 = 0 | 8 << 4 = 0x80.
+  float x[32];
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i);
+  uint8_t row[20];
+  kv_quantize_row(KvCacheType::Q4_1, x, 32, row);
+  uint16_t d, m;
+  std::memcpy(&d, row, 2);
+  std::memcpy(&m, row + 2, 2);
+  EXPECT_NEAR(ref_f16(d), 2.06641, 1e-5);
+  EXPECT_EQ(ref_f16(m), 0.0f);
+  EXPECT_EQ(row[4 + 0], 0x80);
+  EXPECT_EQ(row[4 + 15] >> 4, 15);
+  float back[32];
+  kv_dequantize_row(KvCacheType::Q4_1, row, 32, back);
+  EXPECT_NEAR(back[31], 15 * 2.06641f, 1e-4);
+}
+
+TEST(KvRows, Q5_0HandEncoding) {
+  // x_i = i - 16: largest magnitude -16, d = -16 / -16 = 1 (f16 0x3c00); q = min(31, trunc(x + 16.5)):
+  // x0 -> 0, x16 -> 16, x15 -> 15, x31 -> 31. Byte j = low nibbles of q_j and q_{j+16}; the fifth
+  // bits are set exactly for elements 16..31: qh = 0xffff0000.
+  float x[32];
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i - 16);
+  uint8_t row[22];
+  kv_quantize_row(KvCacheType::Q5_0, x, 32, row);
+  EXPECT_EQ(row[0], 0x00);
+  EXPECT_EQ(row[1], 0x3c);
+  uint32_t qh;
+  std::memcpy(&qh, row + 2, 4);
+  EXPECT_EQ(qh, 0xffff0000u);
+  EXPECT_EQ(row[6 + 0], 0x00);
+  EXPECT_EQ(row[6 + 15], 0xff);
+  float back[32];
+  kv_dequantize_row(KvCacheType::Q5_0, row, 32, back);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(back[i], x[i]);
+}
+
+TEST(KvRows, Q5_1HandEncoding) {
+  // x_i = i: min 0, d = 31/31 = 1, codes i; byte j = j | j << 4, qh = 0xffff0000; exact round trip.
+  float x[32];
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i);
+  uint8_t row[24];
+  kv_quantize_row(KvCacheType::Q5_1, x, 32, row);
+  EXPECT_EQ(row[1], 0x3c);
+  uint32_t qh;
+  std::memcpy(&qh, row + 4, 4);
+  EXPECT_EQ(qh, 0xffff0000u);
+  for (int j = 0; j < 16; ++j) EXPECT_EQ(row[8 + j], j | (j << 4));
+  float back[32];
+  kv_dequantize_row(KvCacheType::Q5_1, row, 32, back);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(back[i], x[i]);
+}
+
 TEST(KvRows, Q4AffineHandEncoding) {
   // x_i = i % 16 over 64 values: min 0, max 15 -> scale 15/15 = 1 (f16 0x3c00), bias 0, q_i = i%16.
   // MLX packing: byte j = q[2j] | q[2j+1] << 4: byte 0 = 0x10, byte 1 = 0x32, byte 7 = 0xfe.
@@ -98,7 +157,8 @@ TEST(KvRows, Q8AffineHandEncoding) {
 
 // Round trip error bounds per format, with a = max|x| of the block:
 //  f16 rel 2^-11, bf16 rel 2^-8 (round to nearest); q8_0 d/2 + a*2^-11 (f16 d), d = a/127;
-//  q4_0 a/8 (the clamp at 15 on the positive side) + a*2^-10;
+//  q4_0 a/8 (the clamp at 15 on the positive side) + a*2^-10; q5_0 a/16 + a*2^-10;
+//  q4_1/q5_1 d/2 with d = range/levels, plus f16 rounding of min and d: a*2^-10 + range*2^-11;
 //  q8/q4 scale/2 with scale = range/levels, plus f16 rounding of bias and scale: a*2^-10 + levels*scale*2^-11.
 TEST(KvRows, RoundTripWithinBounds) {
   std::mt19937 rng(8);
@@ -126,6 +186,9 @@ TEST(KvRows, RoundTripWithinBounds) {
           case KvCacheType::BF16: bound = std::fabs(x[i]) * std::ldexp(1.0, -8); break;
           case KvCacheType::Q8_0: bound = a / 127 / 2 + a * std::ldexp(1.0, -11); break;
           case KvCacheType::Q4_0: bound = a / 8 + a * std::ldexp(1.0, -10); break;
+          case KvCacheType::Q5_0: bound = a / 16 + a * std::ldexp(1.0, -10); break;
+          case KvCacheType::Q4_1: bound = (hi - lo) / 15 / 2 + a * std::ldexp(1.0, -10) + (hi - lo) * std::ldexp(1.0, -11); break;
+          case KvCacheType::Q5_1: bound = (hi - lo) / 31 / 2 + a * std::ldexp(1.0, -10) + (hi - lo) * std::ldexp(1.0, -11); break;
           case KvCacheType::Q8: bound = (hi - lo) / 255 / 2 + a * std::ldexp(1.0, -10) + (hi - lo) * std::ldexp(1.0, -11); break;
           case KvCacheType::Q4: bound = (hi - lo) / 15 / 2 + a * std::ldexp(1.0, -10) + (hi - lo) * std::ldexp(1.0, -11); break;
           default: break;
@@ -160,12 +223,12 @@ TEST(KvRows, StoreWritesRingSlotsAndKeepsOnlyTheLastCapacityTokens) {
   }
 }
 
-TEST(KvRowsErrors, UnsupportedType) {
+TEST(KvRowsErrors, UnknownTypeValue) {
   try {
-    kv_cache_row_bytes(KvCacheType::Q5_1, 64);
+    kv_cache_row_bytes(static_cast<KvCacheType>(99), 64);
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("q5_1"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("unknown"), std::string::npos);
   }
 }
 

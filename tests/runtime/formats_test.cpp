@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "kernels/cpu/kernels.h"
 #include "model_helpers.h"
 #include "runtime/convert.h"
 #include "support/test_paths.h"
@@ -106,6 +107,17 @@ struct KvCase {
   double tolerance;
 };
 
+// Advice only offers what runs: every type the planner can name (and so recommend) has kernels,
+// and the kernels' row is the planner's row to the byte.
+TEST(KvRows, EveryTypeThePlannerNamesRunsWithThePlannedRowBytes) {
+  for (KvCacheType t : all_kv_cache_types()) {
+    EXPECT_TRUE(kernels::kv_type_supported(t)) << kv_cache_type_name(t);
+    for (uint64_t d : {uint64_t{64}, uint64_t{128}, uint64_t{256}}) {
+      EXPECT_EQ(kernels::kv_cache_row_bytes(t, d), kv_row_bytes(t, d).value()) << kv_cache_type_name(t);
+    }
+  }
+}
+
 class KvCacheTypes : public ::testing::TestWithParam<KvCase> {};
 
 TEST_P(KvCacheTypes, RunAndMatchNumpy) {
@@ -120,6 +132,8 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, KvCacheTypes,
                          ::testing::Values(KvCase{KvCacheType::F32, 1e-3}, KvCase{KvCacheType::F16, 5e-3},
                                            KvCase{KvCacheType::BF16, 3e-2}, KvCase{KvCacheType::Q8_0, 3e-2},
                                            KvCase{KvCacheType::Q8, 3e-2}, KvCase{KvCacheType::Q4_0, 2e-1},
+                                           KvCase{KvCacheType::Q5_1, 1e-1}, KvCase{KvCacheType::Q5_0, 1e-1},
+                                           KvCase{KvCacheType::Q4_1, 2e-1},
                                            KvCase{KvCacheType::Q4, 2e-1}),
                          [](const auto& info) { return std::string(kv_cache_type_info(info.param.type).name); });
 

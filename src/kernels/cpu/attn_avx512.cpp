@@ -89,6 +89,37 @@ MLXCEL_AVX512 void dequant_row(KvCacheType t, const uint8_t* p, uint64_t d, floa
         _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), s));
       }
       return;
+    case KvCacheType::Q4_1:
+    case KvCacheType::Q5_0:
+    case KvCacheType::Q5_1: {
+      // Codes of elements j and j + 16 share byte j; q5's fifth bits come from a 32-bit mask word.
+      const bool has_min = t != KvCacheType::Q5_0;
+      const uint64_t bytes = t == KvCacheType::Q4_1 ? 20 : t == KvCacheType::Q5_0 ? 22 : 24;
+      const uint64_t qs_at = t == KvCacheType::Q4_1 ? 4 : t == KvCacheType::Q5_0 ? 6 : 8;
+      const __m128i m = _mm_set1_epi8(0x0f);
+      const __m512i sixteen = _mm512_set1_epi32(16);
+      for (uint64_t b = 0; b < d / 32; ++b, p += bytes, out += 32) {
+        const __m512 s = _mm512_set1_ps(f16_at(p));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + qs_at));
+        __m512i lo = _mm512_cvtepu8_epi32(_mm_and_si128(q, m));
+        __m512i hi = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), m));
+        if (t != KvCacheType::Q4_1) {
+          uint32_t qh;
+          std::memcpy(&qh, p + (t == KvCacheType::Q5_0 ? 2 : 4), 4);
+          lo = _mm512_mask_add_epi32(lo, static_cast<__mmask16>(qh & 0xffff), lo, sixteen);
+          hi = _mm512_mask_add_epi32(hi, static_cast<__mmask16>(qh >> 16), hi, sixteen);
+        }
+        if (has_min) {
+          const __m512 mn = _mm512_set1_ps(f16_at(p + 2));
+          _mm512_storeu_ps(out, _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), s, mn));
+          _mm512_storeu_ps(out + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), s, mn));
+        } else {
+          _mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, sixteen)), s));
+          _mm512_storeu_ps(out + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, sixteen)), s));
+        }
+      }
+      return;
+    }
     case KvCacheType::Q8:
       for (uint64_t g = 0; g < d / 64; ++g, p += 68, out += 64) {
         affine64(_mm512_loadu_si512(p), f16_at(p + 64), f16_at(p + 66), out);
@@ -99,7 +130,7 @@ MLXCEL_AVX512 void dequant_row(KvCacheType t, const uint8_t* p, uint64_t d, floa
         affine64(unpack_q4_64(p), f16_at(p + 32), f16_at(p + 34), out);
       }
       return;
-    default:
+    case KvCacheType::F32:
       std::memcpy(out, p, d * 4);
       return;
   }

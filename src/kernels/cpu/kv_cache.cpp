@@ -71,6 +71,69 @@ void quantize_q4_0(const float* x, uint64_t d, uint8_t* out) {
   }
 }
 
+// q4_1 / q5_1: scale = (max - min) / levels and min, both f16; codes (x - min) / scale rounded.
+// q5_0: as q4_0 with 32 levels, the fifth bits gathered in a 32-bit word (bit j = element j).
+// Layouts as ggml's block_q4_1 / block_q5_0 / block_q5_1; nibble j holds elements j and j + 16.
+void quantize_min_scale(const float* x, uint64_t d, uint8_t* out, int bits) {
+  const int levels = (1 << bits) - 1;
+  const uint64_t block_bytes = bits == 4 ? 20 : 24;
+  for (uint64_t b = 0; b < d / 32; ++b, x += 32, out += block_bytes) {
+    float lo = x[0], hi = x[0];
+    for (int i = 1; i < 32; ++i) {
+      lo = std::min(lo, x[i]);
+      hi = std::max(hi, x[i]);
+    }
+    const float scale = (hi - lo) / static_cast<float>(levels);
+    const float id = scale > 0 ? 1.0f / scale : 0.0f;
+    store_f16(out, scale);
+    store_f16(out + 2, lo);
+    uint8_t* qs = out + (bits == 4 ? 4 : 8);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(levels, static_cast<int>((x[j] - lo) * id + 0.5f));
+      const int q1 = std::min(levels, static_cast<int>((x[j + 16] - lo) * id + 0.5f));
+      qs[j] = static_cast<uint8_t>((q0 & 0xf) | ((q1 & 0xf) << 4));
+      qh |= static_cast<uint32_t>(q0 >> 4) << j;
+      qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
+    }
+    if (bits == 5) std::memcpy(out + 4, &qh, 4);
+  }
+}
+
+void quantize_q5_0(const float* x, uint64_t d, uint8_t* out) {
+  for (uint64_t b = 0; b < d / 32; ++b, x += 32, out += 22) {
+    float amax = 0, mx = 0;  // mx: the value of largest magnitude, with its sign
+    for (int i = 0; i < 32; ++i) {
+      if (std::fabs(x[i]) > amax) {
+        amax = std::fabs(x[i]);
+        mx = x[i];
+      }
+    }
+    const float scale = mx / -16.0f;
+    const float id = scale != 0 ? 1.0f / scale : 0.0f;
+    store_f16(out, scale);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(31, static_cast<int>(x[j] * id + 16.5f));
+      const int q1 = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
+      out[6 + j] = static_cast<uint8_t>((q0 & 0xf) | ((q1 & 0xf) << 4));
+      qh |= static_cast<uint32_t>(q0 >> 4) << j;
+      qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
+    }
+    std::memcpy(out + 2, &qh, 4);
+  }
+}
+
+// The 32 codes of a q4_1 / q5_0 / q5_1 block (q5: low nibble plus the bit from qh).
+void block_codes(const uint8_t* qs, const uint8_t* qh_bytes, int out[32]) {
+  uint32_t qh = 0;
+  if (qh_bytes) std::memcpy(&qh, qh_bytes, 4);
+  for (int j = 0; j < 16; ++j) {
+    out[j] = (qs[j] & 0xf) | static_cast<int>(((qh >> j) & 1) << 4);
+    out[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
 // MLX-style affine group of 64: scale = (max-min)/levels, bias = min, both rounded to f16 first
 // so the codes are chosen against the values dequantization will use.
 void quantize_affine(const float* x, uint64_t d, uint8_t* out, int bits) {
@@ -108,10 +171,13 @@ bool kv_type_supported(KvCacheType t) {
     case KvCacheType::BF16:
     case KvCacheType::Q8_0:
     case KvCacheType::Q4_0:
+    case KvCacheType::Q4_1:
+    case KvCacheType::Q5_0:
+    case KvCacheType::Q5_1:
     case KvCacheType::Q8:
     case KvCacheType::Q4: return true;
-    default: return false;
   }
+  return false;
 }
 
 uint64_t kv_cache_row_bytes(KvCacheType t, uint64_t head_dim) {
@@ -144,6 +210,9 @@ void kv_quantize_row(KvCacheType t, const float* src, uint64_t d, void* dst) {
       return;
     case KvCacheType::Q8_0: quantize_q8_0(src, d, out); return;
     case KvCacheType::Q4_0: quantize_q4_0(src, d, out); return;
+    case KvCacheType::Q4_1: quantize_min_scale(src, d, out, 4); return;
+    case KvCacheType::Q5_0: quantize_q5_0(src, d, out); return;
+    case KvCacheType::Q5_1: quantize_min_scale(src, d, out, 5); return;
     case KvCacheType::Q8: quantize_affine(src, d, out, 8); return;
     case KvCacheType::Q4: quantize_affine(src, d, out, 4); return;
     default: return;
@@ -180,6 +249,24 @@ void kv_dequantize_row(KvCacheType t, const void* src, uint64_t d, float* dst) {
         }
       }
       return;
+    case KvCacheType::Q4_1:
+    case KvCacheType::Q5_0:
+    case KvCacheType::Q5_1: {
+      const KvRowFormat f = kv_row_format(t);
+      int q[32];
+      for (uint64_t b = 0; b < d / 32; ++b, p += f.block_bytes) {
+        const float s = load_f16(p);
+        if (t == KvCacheType::Q5_0) {
+          block_codes(p + 6, p + 2, q);
+          for (int i = 0; i < 32; ++i) dst[b * 32 + i] = s * static_cast<float>(q[i] - 16);
+        } else {
+          const float m = load_f16(p + 2);
+          block_codes(p + (t == KvCacheType::Q4_1 ? 4 : 8), t == KvCacheType::Q5_1 ? p + 4 : nullptr, q);
+          for (int i = 0; i < 32; ++i) dst[b * 32 + i] = s * static_cast<float>(q[i]) + m;
+        }
+      }
+      return;
+    }
     case KvCacheType::Q8:
     case KvCacheType::Q4: {
       const int bits = t == KvCacheType::Q8 ? 8 : 4;

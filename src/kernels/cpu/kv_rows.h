@@ -20,10 +20,13 @@ inline KvRowFormat kv_row_format(KvCacheType t) {
     case KvCacheType::BF16: return {1, 2};
     case KvCacheType::Q8_0: return {32, 34};
     case KvCacheType::Q4_0: return {32, 18};
+    case KvCacheType::Q4_1: return {32, 20};
+    case KvCacheType::Q5_0: return {32, 22};
+    case KvCacheType::Q5_1: return {32, 24};
     case KvCacheType::Q8: return {64, 68};
     case KvCacheType::Q4: return {64, 36};
-    default: return {0, 0};
   }
+  return {0, 0};
 }
 
 }  // namespace mlxcel::kernels
