@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "estimate/advisor.h"
+#include "arch/registry.h"
 #include "estimate/specs.h"
 #include "mlxcel/errors.h"
 
@@ -233,4 +234,26 @@ TEST(Advice, WeightFormatTheRegistryRejectsIsListedWithItsProblem) {
   EXPECT_TRUE(options[0].valid);
   EXPECT_FALSE(options[1].valid);
   EXPECT_NE(options[1].problem.find("cannot quantize"), std::string::npos);
+}
+
+TEST(Advice, EveryWeightFormatAlternativeCarriesTheModelsTokenizer) {
+  // A llama config with a 2 MB tiktoken tokenizer beside it: the derived 4-bit spec keeps the
+  // tokenizer, so its plan's overhead has the same tokenizer term as the model's own plan.
+  const nlohmann::json config = {{"model_type", "llama"},        {"hidden_size", 256},
+                                 {"intermediate_size", 512},      {"num_hidden_layers", 2},
+                                 {"num_attention_heads", 4},      {"num_key_value_heads", 2},
+                                 {"vocab_size", 1000},            {"max_position_embeddings", 512},
+                                 {"torch_dtype", "bfloat16"}};
+  ModelSpec spec = analytic_spec(config);
+  spec.tokenizer_file_bytes = 2000000;
+  spec.tokenizer_is_tiktoken = true;
+  CalibrationProfile profile = zero_profile();
+  profile.tokenizer_heap_per_file_byte = 3.0;
+  profile.tiktoken_heap_per_file_byte = 5.0;
+  const auto formats = advisor_weight_formats();
+  const ModelSpec four_bit = spec_for_format_from_config(spec)(formats.back().options);
+  EXPECT_EQ(four_bit.tokenizer_file_bytes, 2000000u);
+  EXPECT_TRUE(four_bit.tokenizer_is_tiktoken);
+  EXPECT_EQ(plan_memory(four_bit, kRun, profile).overhead.tokenizer, 10000000u);
+  EXPECT_EQ(plan_memory(spec, kRun, profile).overhead.tokenizer, 10000000u);
 }
