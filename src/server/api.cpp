@@ -35,6 +35,8 @@ json ApiError::to_json() const {
 namespace {
 
 constexpr size_t kMaxStops = 4;  // as OpenAI
+constexpr int64_t kMaxChatTopLogprobs = 20;    // as OpenAI
+constexpr int64_t kMaxCompletionLogprobs = 5;  // as OpenAI's legacy completions
 
 // A short rendering of an offending value for messages: its JSON type and, for scalars, the
 // value. Containers are never dumped: nesting is unbounded and dumping recurses.
@@ -114,21 +116,14 @@ struct NeutralField {
 };
 
 bool is_one(const json& v) { return v.is_number_integer() && v.get<int64_t>() == 1; }
-bool is_zero(const json& v) { return v.is_number() && v.get<double>() == 0.0; }
 bool is_false(const json& v) { return v.is_boolean() && !v.get<bool>(); }
-bool is_empty_object(const json& v) { return v.is_object() && v.empty(); }
 
 const std::vector<NeutralField>& neutral_fields(Endpoint endpoint) {
   static const std::vector<NeutralField> common = {
       {"n", "1", is_one},
-      {"presence_penalty", "0", is_zero},
-      {"frequency_penalty", "0", is_zero},
-      {"logit_bias", "{}", is_empty_object},
   };
   static const std::vector<NeutralField> chat = [] {
     auto v = common;
-    v.push_back({"logprobs", "false", is_false});
-    v.push_back({"top_logprobs", "0", is_zero});
     v.push_back({"response_format", "{\"type\": \"text\"}", [](const json& f) {
                    return f.is_object() && f.size() == 1 && f.contains("type") &&
                           f["type"] == "text";
@@ -143,6 +138,76 @@ const std::vector<NeutralField>& neutral_fields(Endpoint endpoint) {
     return v;
   }();
   return endpoint == Endpoint::ChatCompletions ? chat : completions;
+}
+
+// An integer in [lo, hi].
+int64_t get_int(const json& v, const std::string& name, int64_t lo, int64_t hi) {
+  if (!v.is_number_integer()) wrong_type(name, "an integer", v);
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                                           : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  if (!fits) {
+    invalid(name, fmt::format("'{}' must be between {} and {} (got {})", name, lo, hi, v.dump()));
+  }
+  return v.get<int64_t>();
+}
+
+// vLLM's top_k: -1 or 0 turn it off.
+uint32_t get_top_k(const json& v) {
+  const int64_t k = get_int(v, "top_k", -1, std::numeric_limits<uint32_t>::max());
+  return k <= 0 ? 0 : static_cast<uint32_t>(k);
+}
+
+float get_repetition_penalty(const json& v) {
+  if (!v.is_number()) wrong_type("repetition_penalty", "a number", v);
+  const double x = v.get<double>();
+  if (!(x > 0.0 && x <= std::numeric_limits<float>::max())) {
+    invalid("repetition_penalty",
+            fmt::format("'repetition_penalty' must be greater than 0 (1 turns it off; got {})",
+                        v.dump()));
+  }
+  return static_cast<float>(x);
+}
+
+// {"token id": bias}: ids as decimal strings (checked against the vocabulary by the server),
+// biases in [-100, 100] as OpenAI allows.
+std::vector<std::pair<int32_t, float>> get_logit_bias(const json& v) {
+  if (!v.is_object()) wrong_type("logit_bias", "an object mapping token ids to biases", v);
+  std::vector<std::pair<int32_t, float>> out;
+  for (const auto& [key, bias] : v.items()) {
+    const bool digits = !key.empty() && key.size() <= 10 &&
+                        key.find_first_not_of("0123456789") == std::string::npos;
+    const int64_t id = digits ? std::stoll(key) : -1;
+    if (!digits || id > std::numeric_limits<int32_t>::max()) {
+      std::string shown = key.size() > 40 ? key.substr(0, 37) + "..." : key;
+      invalid("logit_bias",
+              fmt::format("'logit_bias' keys must be token ids (non-negative integers as "
+                          "strings; got \"{}\")",
+                          shown));
+    }
+    const std::string at = fmt::format("logit_bias[\"{}\"]", key);
+    if (!bias.is_number()) {
+      invalid("logit_bias", fmt::format("'{}' must be a number (got {})", at, describe(bias)),
+              "invalid_type");
+    }
+    const double b = bias.get<double>();
+    if (!(b >= -100.0 && b <= 100.0)) {
+      invalid("logit_bias",
+              fmt::format("'{}' must be between -100 and 100 (got {})", at, bias.dump()));
+    }
+    out.emplace_back(static_cast<int32_t>(id), static_cast<float>(b));
+  }
+  return out;
+}
+
+// OpenAI's metadata: at most 16 string values (accepted and ignored).
+void check_metadata(const json& v) {
+  if (!v.is_object()) wrong_type("metadata", "an object of strings", v);
+  if (v.size() > 16) {
+    invalid("metadata", fmt::format("'metadata' may hold at most 16 pairs (got {})", v.size()));
+  }
+  for (const auto& [key, value] : v.items()) {
+    if (!value.is_string()) wrong_type("metadata", "an object of strings", value);
+  }
 }
 
 std::string message_content(const json& content, const std::string& where, bool may_be_null) {
@@ -268,6 +333,7 @@ ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
   out.endpoint = endpoint;
   bool saw_input = false;
   std::optional<uint64_t> max_tokens, max_completion_tokens;
+  std::optional<uint32_t> top_logprobs;
   for (const auto& [key, v] : doc.items()) {
     // null means "not given" for every optional field, as in the OpenAI API.
     if (v.is_null() && key != "messages" && key != "prompt") continue;
@@ -306,8 +372,35 @@ ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
       out.seed_given = true;
     } else if (key == "stop") {
       out.stop = get_stop(v);
+    } else if (key == "top_k") {
+      out.sampling.top_k = get_top_k(v);
+    } else if (key == "min_p") {
+      out.sampling.min_p = static_cast<float>(get_number(v, key, 0.0, 1.0));
+    } else if (key == "repetition_penalty") {
+      out.sampling.repetition_penalty = get_repetition_penalty(v);
+    } else if (key == "presence_penalty") {
+      out.sampling.presence_penalty = static_cast<float>(get_number(v, key, -2.0, 2.0));
+    } else if (key == "frequency_penalty") {
+      out.sampling.frequency_penalty = static_cast<float>(get_number(v, key, -2.0, 2.0));
+    } else if (key == "logit_bias") {
+      out.sampling.logit_bias = get_logit_bias(v);
+    } else if (chat && key == "logprobs") {
+      out.sampling.logprobs = get_bool(v, key);
+    } else if (chat && key == "top_logprobs") {
+      top_logprobs = static_cast<uint32_t>(get_int(v, key, 0, kMaxChatTopLogprobs));
+    } else if (!chat && key == "logprobs") {
+      // Legacy completions: an integer; even 0 asks for the sampled tokens' log-probabilities.
+      out.sampling.logprobs = true;
+      out.sampling.top_logprobs =
+          static_cast<uint32_t>(get_int(v, key, 0, kMaxCompletionLogprobs));
     } else if (key == "user") {
-      get_string(v, key);  // informational only
+      get_string(v, key);  // accepted and ignored
+    } else if (chat && key == "store") {
+      get_bool(v, key);  // accepted and ignored: nothing is stored
+    } else if (chat && key == "parallel_tool_calls") {
+      get_bool(v, key);  // accepted and ignored: no tools
+    } else if (chat && key == "metadata") {
+      check_metadata(v);  // accepted and ignored
     } else {
       bool known = false;
       for (const NeutralField& f : neutral_fields(endpoint)) {
@@ -326,6 +419,13 @@ ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
   if (!saw_input) {
     const char* field = chat ? "messages" : "prompt";
     invalid(field, fmt::format("'{}' is required", field), "missing_field");
+  }
+  if (top_logprobs) {
+    if (*top_logprobs > 0 && !out.sampling.logprobs) {
+      invalid("top_logprobs",
+              fmt::format("'top_logprobs' ({}) needs 'logprobs': true", *top_logprobs));
+    }
+    out.sampling.top_logprobs = *top_logprobs;
   }
   if (max_tokens && max_completion_tokens && *max_tokens != *max_completion_tokens) {
     invalid("max_completion_tokens",

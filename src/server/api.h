@@ -1,10 +1,11 @@
 // The OpenAI request side: strict parsing and validation of /v1/completions and
 // /v1/chat/completions bodies, and the error type every handler answers with
 // ({"error": {"message", "type", "param", "code"}} and an HTTP status).
-// Field policy (docs/server.md): fields we implement are checked for type and range; fields that
-// clients send with neutral defaults (n, penalties, logprobs, user, ...) are accepted only with
-// that neutral value; any other field is rejected with 400 naming it, so that a request never
-// silently does something other than what it asked for.
+// Field policy (docs/server.md): fields we implement are checked for type and range; a few that
+// clients send with neutral defaults (n, response_format, echo, ...) are accepted only with that
+// neutral value; informational ones (user, store, metadata, parallel_tool_calls) are type-checked
+// and ignored; any other field is rejected with 400 naming it, so that a request never silently
+// does something other than what it asked for.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +46,9 @@ struct ParsedRequest {
   bool include_usage = false;
   std::optional<uint64_t> max_tokens;  // max_tokens or max_completion_tokens
   std::string max_tokens_field;        // which of the two was given (for messages)
-  SamplingParams sampling;             // seed is random when seed_given is false
+  // seed is random when seed_given is false; logit_bias ids are not yet checked against the
+  // vocabulary (the caller knows it)
+  SamplingParams sampling;
   bool seed_given = false;
   std::vector<std::string> stop;
   // chat: validated messages, each {"role", "content"(string)[, "name"]}; "developer" -> "system"

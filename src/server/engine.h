@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "runtime/sampler.h"
 
 namespace mlxcel::server {
 
@@ -29,8 +32,16 @@ class InvalidRequest : public std::runtime_error {
 };
 
 struct SamplingParams {
-  float temperature = 1.0f;  // <= 0: greedy
-  float top_p = 1.0f;        // (0, 1]; 1: off
+  float temperature = 1.0f;         // <= 0: greedy
+  float top_p = 1.0f;               // (0, 1]; 1: off
+  uint32_t top_k = 0;               // 0: off
+  float min_p = 0.0f;               // 0: off
+  float repetition_penalty = 1.0f;  // 1: off; over prompt and generated tokens, as vLLM
+  float presence_penalty = 0.0f;    // OpenAI's, over generated tokens
+  float frequency_penalty = 0.0f;
+  std::vector<std::pair<int32_t, float>> logit_bias;  // ids checked against the vocabulary
+  bool logprobs = false;            // report each sampled token's log-probability
+  uint32_t top_logprobs = 0;        // and this many alternatives
   uint64_t seed = 0;
 };
 
@@ -44,6 +55,7 @@ struct ChatPrompt {
 struct StepToken {
   uint32_t slot = 0;
   int32_t token = 0;
+  std::optional<runtime::SampledLogprobs> logprobs;  // when the request asked for them
 };
 
 // KV pool figures for /metrics, in bytes.

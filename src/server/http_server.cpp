@@ -260,8 +260,23 @@ struct HttpServer::Impl final : Router {
     return ids;
   }
 
+  // Before the prompt is rendered or tokenized: the ids are the request's own mistake.
+  void check_logit_bias(const SamplingParams& sampling) const {
+    const uint64_t vocab = engine.vocab_size();
+    for (const auto& [id, bias] : sampling.logit_bias) {
+      if (id < 0 || static_cast<uint64_t>(id) >= vocab) {
+        throw ApiError(400,
+                       fmt::format("'logit_bias' names token id {}, outside the vocabulary "
+                                   "(0..{})",
+                                   id, vocab - 1),
+                       "invalid_value", "logit_bias");
+      }
+    }
+  }
+
   GenerationReply generate(const std::string& body, Endpoint endpoint) {
     ParsedRequest p = parse_request(body, endpoint);
+    check_logit_bias(p.sampling);
     const char* prompt_param = endpoint == Endpoint::ChatCompletions ? "messages" : "prompt";
     const uint64_t context = engine.slot_context();
     // Token ids are counted before they are checked one by one.
@@ -304,7 +319,8 @@ struct HttpServer::Impl final : Router {
     } catch (const InvalidRequest& e) {
       throw ApiError(400, e.what(), "invalid_value");
     }
-    out.meta = ResponseMeta{endpoint, make_response_id(endpoint), unix_now(), engine.model_id()};
+    out.meta = ResponseMeta{endpoint, make_response_id(endpoint), unix_now(), engine.model_id(),
+                            p.sampling.logprobs};
     out.stream = p.stream;
     out.include_usage = p.include_usage;
     return out;

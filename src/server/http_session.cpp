@@ -391,6 +391,8 @@ class Session : public std::enable_shared_from_this<Session> {
     gen_.reset();
     text_.clear();
     text_.shrink_to_fit();
+    logprobs_.clear();
+    logprobs_.shrink_to_fit();
     if (!keep_alive_ || t_.stopping) return linger_close();
     first_request_ = false;
     read_head();
@@ -494,7 +496,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_ || !gen_ || writing_ || finished_) return;
     Generation::Update u = gen_->wait(std::chrono::milliseconds(0));
     if (mode_ == Mode::Stream) return pump_stream(u);
-    text_ += u.text;
+    for (Piece& p : u.pieces) {
+      text_ += p.text;
+      for (auto& t : p.logprobs) logprobs_.push_back(std::move(t));
+    }
     if (!u.finished) return;
     finished_ = true;
     timer_.cancel();
@@ -506,7 +511,7 @@ class Session : public std::enable_shared_from_this<Session> {
       body = dump_json(e.to_json());
       status = e.status();
     } else {
-      body = dump_json(final_response(meta_, text_, finish_reason_name(u.reason),
+      body = dump_json(final_response(meta_, text_, logprobs_, finish_reason_name(u.reason),
                                       gen_->prompt_tokens(), u.completion_tokens));
     }
     if (mode_ == Mode::Whole) {
@@ -526,11 +531,12 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string events;
     if (first_chunk_ && chat) {
       // The role goes first, as OpenAI streams it, so clients see the reply start at once.
-      events += sse_event(stream_chunk(meta_, "", true, "", include_usage_));
+      events += sse_event(stream_chunk(meta_, Piece{}, true, "", include_usage_));
       first_chunk_ = false;
     }
-    if (!u.text.empty()) {
-      events += sse_event(stream_chunk(meta_, u.text, first_chunk_, "", include_usage_));
+    // One event per piece: a token, or the tokens of a split character or held-back text.
+    for (const Piece& p : u.pieces) {
+      events += sse_event(stream_chunk(meta_, p, first_chunk_, "", include_usage_));
       first_chunk_ = false;
     }
     if (u.finished) {
@@ -541,8 +547,8 @@ class Session : public std::enable_shared_from_this<Session> {
                    u.error_status == 503 ? "server_shutting_down" : "generation_failed");
         events += sse_event(e.to_json());
       } else {
-        events += sse_event(stream_chunk(meta_, "", first_chunk_, finish_reason_name(u.reason),
-                                         include_usage_));
+        events += sse_event(stream_chunk(meta_, Piece{}, first_chunk_,
+                                         finish_reason_name(u.reason), include_usage_));
         if (include_usage_) {
           events += sse_event(usage_chunk(meta_, gen_->prompt_tokens(), u.completion_tokens));
         }
@@ -619,6 +625,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool finished_ = false;
   bool writing_ = false;
   std::string text_;
+  std::vector<TokenLogprobs> logprobs_;
   Clock::time_point last_write_ = Clock::now();
   std::atomic<bool> notify_queued_{false};
 };

@@ -1,6 +1,12 @@
 #include "server/responses.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
 #include <random>
+
+#include "core/utf8.h"
 
 namespace mlxcel::server {
 
@@ -36,11 +42,61 @@ json finish_json(std::string_view finish_reason) {
   return finish_reason.empty() ? json(nullptr) : json(std::string(finish_reason));
 }
 
+// The float's shortest decimal form as the JSON number (not its double widening,
+// -0.10000000149011612); -inf, which JSON cannot carry, as -9999 as OpenAI reports it.
+json logprob_number(float lp) {
+  if (!std::isfinite(lp)) return -9999.0;
+  return std::strtod(fmt::format("{}", lp).c_str(), nullptr);
+}
+
+json byte_values(const std::string& bytes) {
+  json out = json::array();
+  for (unsigned char c : bytes) out.push_back(static_cast<int>(c));
+  return out;
+}
+
+json chat_token(const TokenText& t) {
+  return {{"token", utf8_lossy(t.bytes)},
+          {"logprob", logprob_number(t.logprob)},
+          {"bytes", byte_values(t.bytes)}};
+}
+
 }  // namespace
 
+json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprobs>& tokens) {
+  if (!meta.logprobs) return nullptr;
+  if (meta.endpoint == Endpoint::ChatCompletions) {
+    json content = json::array();
+    for (const TokenLogprobs& t : tokens) {
+      json entry = chat_token(t.chosen);
+      json top = json::array();
+      for (const TokenText& alt : t.top) top.push_back(chat_token(alt));
+      entry["top_logprobs"] = std::move(top);
+      content.push_back(std::move(entry));
+    }
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+  }
+  // Legacy: the sampled token always appears among its top_logprobs (up to logprobs + 1 keys).
+  json tokens_j = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
+  for (const TokenLogprobs& t : tokens) {
+    const std::string text = utf8_lossy(t.chosen.bytes);
+    tokens_j.push_back(text);
+    lps.push_back(logprob_number(t.chosen.logprob));
+    json top = json::object();
+    for (const TokenText& alt : t.top) top[utf8_lossy(alt.bytes)] = logprob_number(alt.logprob);
+    if (!top.contains(text)) top[text] = logprob_number(t.chosen.logprob);
+    tops.push_back(std::move(top));
+    offsets.push_back(t.text_offset);
+  }
+  return {{"tokens", std::move(tokens_j)},
+          {"token_logprobs", std::move(lps)},
+          {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
+
 json final_response(const ResponseMeta& meta, std::string_view text,
-                    std::string_view finish_reason, uint64_t prompt_tokens,
-                    uint64_t completion_tokens) {
+                    const std::vector<TokenLogprobs>& logprobs, std::string_view finish_reason,
+                    uint64_t prompt_tokens, uint64_t completion_tokens) {
   json j = envelope(meta, false);
   json choice = {{"index", 0}};
   if (meta.endpoint == Endpoint::ChatCompletions) {
@@ -48,26 +104,28 @@ json final_response(const ResponseMeta& meta, std::string_view text,
   } else {
     choice["text"] = std::string(text);
   }
-  choice["logprobs"] = nullptr;
+  choice["logprobs"] = logprobs_json(meta, logprobs);
   choice["finish_reason"] = finish_json(finish_reason);
   j["choices"] = json::array({choice});
   j["usage"] = usage_json(prompt_tokens, completion_tokens);
   return j;
 }
 
-json stream_chunk(const ResponseMeta& meta, std::string_view text, bool first,
+json stream_chunk(const ResponseMeta& meta, const Piece& piece, bool first,
                   std::string_view finish_reason, bool include_usage) {
   json j = envelope(meta, true);
   json choice = {{"index", 0}};
   if (meta.endpoint == Endpoint::ChatCompletions) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";
-    if (finish_reason.empty() || !text.empty()) delta["content"] = std::string(text);
+    if (finish_reason.empty() || !piece.text.empty()) delta["content"] = piece.text;
     choice["delta"] = std::move(delta);
   } else {
-    choice["text"] = std::string(text);
+    choice["text"] = piece.text;
   }
-  choice["logprobs"] = nullptr;
+  // The role-only first chunk and the finishing chunk carry no tokens.
+  const bool has_tokens = !piece.logprobs.empty() || (!piece.text.empty() && finish_reason.empty());
+  choice["logprobs"] = has_tokens ? logprobs_json(meta, piece.logprobs) : json(nullptr);
   choice["finish_reason"] = finish_json(finish_reason);
   j["choices"] = json::array({choice});
   if (include_usage) j["usage"] = nullptr;

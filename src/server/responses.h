@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "server/api.h"
+#include "server/text_stream.h"
 
 namespace mlxcel::server {
 
@@ -16,6 +18,7 @@ struct ResponseMeta {
   std::string id;       // "cmpl-..." or "chatcmpl-..."
   int64_t created = 0;  // unix seconds
   std::string model;
+  bool logprobs = false;  // the request asked for log-probabilities
 };
 
 // A fresh response id: the endpoint's prefix and 24 random hex digits.
@@ -23,15 +26,21 @@ std::string make_response_id(Endpoint endpoint);
 
 nlohmann::json usage_json(uint64_t prompt_tokens, uint64_t completion_tokens);
 
+// A choice's "logprobs": null unless asked for; chat's {"content": [{token, logprob, bytes,
+// top_logprobs}], "refusal": null}, or legacy completions' {tokens, token_logprobs,
+// top_logprobs, text_offset}.
+nlohmann::json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprobs>& tokens);
+
 // The whole (non-streamed) response.
 nlohmann::json final_response(const ResponseMeta& meta, std::string_view text,
+                              const std::vector<TokenLogprobs>& logprobs,
                               std::string_view finish_reason, uint64_t prompt_tokens,
                               uint64_t completion_tokens);
 
-// One streamed chunk. For chat, `first` adds the assistant role to the delta. A non-empty
-// finish_reason ends the choice (empty delta). include_usage adds "usage": null, as OpenAI does
-// on every chunk before the usage chunk.
-nlohmann::json stream_chunk(const ResponseMeta& meta, std::string_view text, bool first,
+// One streamed chunk: a piece of text and its tokens' logprobs. For chat, `first` adds the
+// assistant role to the delta. A non-empty finish_reason ends the choice (empty delta, logprobs
+// null). include_usage adds "usage": null, as OpenAI does on every chunk before the usage chunk.
+nlohmann::json stream_chunk(const ResponseMeta& meta, const Piece& piece, bool first,
                             std::string_view finish_reason, bool include_usage);
 // The last chunk when stream_options.include_usage is set: empty choices and the usage.
 nlohmann::json usage_chunk(const ResponseMeta& meta, uint64_t prompt_tokens,

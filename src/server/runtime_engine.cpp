@@ -77,21 +77,13 @@ ChatPrompt RuntimeEngine::render_chat(const nlohmann::json& messages) const {
 
 void RuntimeEngine::admit(uint32_t slot, std::span<const int32_t> prompt,
                           const SamplingParams& sampling) {
-  runtime::SamplerConfig config;
-  config.temperature = sampling.temperature;
-  config.top_p = sampling.top_p;
-  config.seed = sampling.seed;
-  try {
-    runtime::validate_sampler_config(config);
-  } catch (const UsageError& e) {
-    throw InvalidRequest(e.what());
-  }
+  auto sampler = std::make_unique<SequenceSampler>(sampling, prompt);  // throws before the reset
   Slot& s = slots_.at(slot);
   model_->reset(slot);
   s = Slot{};
   s.active = true;
   s.prompt.assign(prompt.begin(), prompt.end());
-  s.sampler = std::make_unique<runtime::Sampler>(config);
+  s.sampler = std::move(sampler);
 }
 
 std::vector<StepToken> RuntimeEngine::step() {
@@ -106,8 +98,8 @@ std::vector<StepToken> RuntimeEngine::step() {
     const uint64_t vocab = model_->vocab_size();
     for (size_t r = 0; r < rows.size(); ++r) {
       Slot& slot = slots_[rows[r].seq];
-      slot.next = slot.sampler->sample(logits.subspan(r * vocab, vocab), {});
-      out.push_back({rows[r].seq, slot.next});
+      out.push_back(slot.sampler->sample(rows[r].seq, logits.subspan(r * vocab, vocab)));
+      slot.next = out.back().token;
     }
   }
   // Slots reading their prompt advance one chunk each; the last chunk yields the first token.
@@ -119,9 +111,9 @@ std::vector<StepToken> RuntimeEngine::step() {
         model_->prefill(s, std::span<const int32_t>(slot.prompt).subspan(slot.prefilled, n));
     slot.prefilled += n;
     if (slot.prefilled == slot.prompt.size()) {
-      slot.next = slot.sampler->sample(logits, {});
+      out.push_back(slot.sampler->sample(s, logits));
+      slot.next = out.back().token;
       slot.has_next = true;
-      out.push_back({s, slot.next});
     }
   }
   return out;

@@ -11,8 +11,8 @@
 #include "mlxcel/estimate.h"
 #include "mlxcel/model_spec.h"
 #include "runtime/model.h"
-#include "runtime/sampler.h"
 #include "server/engine.h"
+#include "server/sampling.h"
 #include "templates/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -53,7 +53,7 @@ class RuntimeEngine : public Engine {
     uint64_t prefilled = 0;      // prompt tokens already run
     bool has_next = false;       // a sampled token waits to be fed
     int32_t next = 0;
-    std::unique_ptr<runtime::Sampler> sampler;
+    std::unique_ptr<SequenceSampler> sampler;
   };
 
   std::string model_id_;

@@ -26,7 +26,7 @@ Generation::Update Generation::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   cv_.wait_for(lock, timeout, [&] { return !pending_.empty() || finished_; });
   Update u;
-  u.text = std::move(pending_);
+  u.pieces = std::move(pending_);
   pending_.clear();
   u.finished = finished_;
   u.reason = reason_;
@@ -53,13 +53,14 @@ void Generation::notify_listener() {
   if (listener && *listener) (*listener)();
 }
 
-void Generation::deliver(std::string_view text, uint64_t completion_tokens) {
+void Generation::deliver(Piece piece, uint64_t completion_tokens) {
+  const bool any = !piece.empty();
   {
     std::lock_guard lock(mutex_);
-    pending_.append(text);
+    if (any) pending_.push_back(std::move(piece));
     completion_tokens_ = completion_tokens;
   }
-  if (!text.empty()) {
+  if (any) {
     cv_.notify_all();
     notify_listener();
   }
@@ -80,7 +81,7 @@ void Generation::finish(FinishReason reason, std::string error, int status) {
 
 struct Scheduler::Slot {
   std::shared_ptr<Generation> gen;  // null when free
-  TextStream text;
+  TokenStream text;
   uint64_t generated = 0;
   uint64_t max_tokens = 0;
 };
@@ -144,6 +145,16 @@ void Scheduler::publish_stats() {
   stats_.kv = kv;
 }
 
+std::optional<TokenLogprobs> Scheduler::logprobs_entry(const StepToken& t) const {
+  if (!t.logprobs) return std::nullopt;
+  TokenLogprobs e;
+  e.chosen = {engine_.token_bytes(t.token), t.logprobs->logprob};
+  for (const runtime::TokenLogprob& alt : t.logprobs->top) {
+    e.top.push_back({engine_.token_bytes(alt.token), alt.logprob});
+  }
+  return e;
+}
+
 void Scheduler::run() {
   std::vector<Slot> slots(engine_.slot_count());
   std::deque<std::pair<uint64_t, double>> recent;  // (tokens, seconds) of the last steps
@@ -198,7 +209,7 @@ void Scheduler::run() {
       try {
         engine_.admit(s, q.request.prompt, q.request.sampling);
         slots[s].gen = q.gen;
-        slots[s].text = TextStream(std::move(q.request.stop));
+        slots[s].text = TokenStream(std::move(q.request.stop), q.request.sampling.logprobs);
         slots[s].max_tokens = q.request.max_tokens;
         admitted_tokens += q.request.prompt.size();
       } catch (const InvalidRequest& e) {
@@ -243,21 +254,23 @@ void Scheduler::run() {
       Slot& slot = slots[t.slot];
       ++produced;
       ++slot.generated;
-      std::string text;
+      Piece piece;
       std::optional<FinishReason> done;
       if (engine_.is_end_of_generation(t.token)) {
-        text = slot.text.finish();
+        piece = slot.text.finish();  // the end-of-sequence token is not text: no logprobs entry
         done = FinishReason::Stop;
       } else {
-        text = slot.text.push(engine_.token_bytes(t.token));
+        piece = slot.text.push(engine_.token_bytes(t.token), logprobs_entry(t));
         if (slot.text.stopped()) {
           done = FinishReason::Stop;
         } else if (slot.generated >= slot.max_tokens) {
-          text += slot.text.finish();
+          Piece rest = slot.text.finish();
+          piece.text += rest.text;
+          for (auto& e : rest.logprobs) piece.logprobs.push_back(std::move(e));
           done = FinishReason::Length;
         }
       }
-      slot.gen->deliver(text, slot.generated);
+      slot.gen->deliver(std::move(piece), slot.generated);
       if (done) {
         slot.gen->finish(*done);
         free_slot(t.slot);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "server/engine.h"
+#include "server/text_stream.h"
 
 namespace mlxcel::server {
 
@@ -43,7 +45,9 @@ class Overloaded : public std::runtime_error {
 class Generation {
  public:
   struct Update {
-    std::string text;               // new text since the previous wait()
+    // New pieces since the previous wait(), in order: each is one token's text (or the few
+    // tokens of a split character or of held-back text) and, when asked for, their logprobs.
+    std::vector<Piece> pieces;
     bool finished = false;
     FinishReason reason = FinishReason::Stop;
     uint64_t completion_tokens = 0;  // so far
@@ -53,7 +57,7 @@ class Generation {
 
   explicit Generation(uint64_t prompt_tokens) : prompt_tokens_(prompt_tokens) {}
 
-  // Waits until there is new text or the generation ended, at most `timeout`.
+  // Waits until there is a new piece or the generation ended, at most `timeout`.
   Update wait(std::chrono::milliseconds timeout);
   // Called after new text or the end arrives, on the scheduler's thread with no lock held; it must
   // be cheap (the HTTP layer posts a wake-up to the connection). Anything already pending is for
@@ -66,14 +70,14 @@ class Generation {
 
  private:
   friend class Scheduler;
-  void deliver(std::string_view text, uint64_t completion_tokens);
+  void deliver(Piece piece, uint64_t completion_tokens);
   void finish(FinishReason reason, std::string error = {}, int status = 500);
   void notify_listener();
 
   const uint64_t prompt_tokens_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::string pending_;
+  std::vector<Piece> pending_;
   uint64_t completion_tokens_ = 0;
   bool finished_ = false;
   FinishReason reason_ = FinishReason::Stop;
@@ -120,6 +124,8 @@ class Scheduler {
 
   void run();
   void publish_stats();  // refreshes active/queued/KV figures
+  // The token's log-probabilities with their text, when the engine reported them.
+  std::optional<TokenLogprobs> logprobs_entry(const StepToken& t) const;
 
   Engine& engine_;
   const uint32_t queue_size_;

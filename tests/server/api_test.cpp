@@ -116,6 +116,57 @@ TEST(ParseRequest, CompletionNeutralFieldsAccepted) {
   ParsedRequest p = parse_request(R"({"prompt":"x","echo":false,"best_of":1,"suffix":null,"logit_bias":{}})",
                                   Endpoint::Completions);
   EXPECT_EQ(p.prompt_text.value_or(""), "x");
+  EXPECT_FALSE(p.sampling.logprobs);
+}
+
+TEST(ParseRequest, SamplingExtensionsAreApplied) {
+  ParsedRequest p = parse_request(
+      chat(R"("top_k":5,"min_p":0.1,"repetition_penalty":1.3,"presence_penalty":-0.5,)"
+           R"("frequency_penalty":2,"logit_bias":{"7":-100,"300":2.5},)"
+           R"("logprobs":true,"top_logprobs":20)"),
+      Endpoint::ChatCompletions);
+  const SamplingParams& s = p.sampling;
+  EXPECT_EQ(s.top_k, 5u);
+  EXPECT_FLOAT_EQ(s.min_p, 0.1f);
+  EXPECT_FLOAT_EQ(s.repetition_penalty, 1.3f);
+  EXPECT_FLOAT_EQ(s.presence_penalty, -0.5f);
+  EXPECT_FLOAT_EQ(s.frequency_penalty, 2.0f);
+  // ids are checked against the vocabulary by the server, not here
+  EXPECT_EQ(s.logit_bias, (std::vector<std::pair<int32_t, float>>{{300, 2.5f}, {7, -100.0f}}));
+  EXPECT_TRUE(s.logprobs);
+  EXPECT_EQ(s.top_logprobs, 20u);
+}
+
+TEST(ParseRequest, TopKMinusOneAndZeroAreOff) {
+  EXPECT_EQ(parse_request(chat(R"("top_k":-1)"), Endpoint::ChatCompletions).sampling.top_k, 0u);
+  EXPECT_EQ(parse_request(chat(R"("top_k":0)"), Endpoint::ChatCompletions).sampling.top_k, 0u);
+}
+
+TEST(ParseRequest, ChatLogprobsWithoutTopAndTopZero) {
+  ParsedRequest p =
+      parse_request(chat(R"("logprobs":true)"), Endpoint::ChatCompletions);
+  EXPECT_TRUE(p.sampling.logprobs);
+  EXPECT_EQ(p.sampling.top_logprobs, 0u);
+  p = parse_request(chat(R"("logprobs":false,"top_logprobs":0)"), Endpoint::ChatCompletions);
+  EXPECT_FALSE(p.sampling.logprobs);
+}
+
+TEST(ParseRequest, CompletionLogprobsIsACount) {
+  ParsedRequest p = parse_request(R"({"prompt":"x","logprobs":0})", Endpoint::Completions);
+  EXPECT_TRUE(p.sampling.logprobs);  // 0: the sampled tokens only
+  EXPECT_EQ(p.sampling.top_logprobs, 0u);
+  p = parse_request(R"({"prompt":"x","logprobs":5})", Endpoint::Completions);
+  EXPECT_EQ(p.sampling.top_logprobs, 5u);
+  p = parse_request(R"({"prompt":"x","logprobs":null})", Endpoint::Completions);
+  EXPECT_FALSE(p.sampling.logprobs);
+}
+
+TEST(ParseRequest, InformationalFieldsAreAcceptedAndIgnored) {
+  ParsedRequest p = parse_request(
+      chat(R"("store":true,"metadata":{"team":"a","run":"7"},"user":"u-1",)"
+           R"("parallel_tool_calls":false)"),
+      Endpoint::ChatCompletions);
+  EXPECT_EQ(p.messages.size(), 1u);
 }
 
 TEST(ParseRequestError, MalformedJson) {
@@ -307,13 +358,101 @@ TEST(ParseRequestError, NGreaterThanOne) {
   expect_error(chat(R"("n":2)"), "unsupported_value", "n", "only supported with its default value 1");
 }
 
-TEST(ParseRequestError, PresencePenaltyNonZero) {
-  expect_error(chat(R"("presence_penalty":0.5)"), "unsupported_value", "presence_penalty",
-               "default value 0");
+TEST(ParseRequestError, PresencePenaltyOutOfRange) {
+  expect_error(chat(R"("presence_penalty":2.5)"), "invalid_value", "presence_penalty",
+               "'presence_penalty' must be between -2 and 2 (got 2.5)");
 }
 
-TEST(ParseRequestError, LogprobsTrue) {
-  expect_error(chat(R"("logprobs":true)"), "unsupported_value", "logprobs", "default value false");
+TEST(ParseRequestError, FrequencyPenaltyOutOfRange) {
+  expect_error(chat(R"("frequency_penalty":-3)"), "invalid_value", "frequency_penalty",
+               "between -2 and 2 (got -3)");
+}
+
+TEST(ParseRequestError, FrequencyPenaltyWrongType) {
+  expect_error(chat(R"("frequency_penalty":"1")"), "invalid_type", "frequency_penalty",
+               "must be a number");
+}
+
+TEST(ParseRequestError, TopKBelowMinusOne) {
+  expect_error(chat(R"("top_k":-2)"), "invalid_value", "top_k", "(got -2)");
+}
+
+TEST(ParseRequestError, TopKFloat) {
+  expect_error(chat(R"("top_k":1.5)"), "invalid_type", "top_k", "must be an integer");
+}
+
+TEST(ParseRequestError, MinPOutOfRange) {
+  expect_error(chat(R"("min_p":1.5)"), "invalid_value", "min_p", "between 0 and 1 (got 1.5)");
+}
+
+TEST(ParseRequestError, RepetitionPenaltyZero) {
+  expect_error(chat(R"("repetition_penalty":0)"), "invalid_value", "repetition_penalty",
+               "greater than 0 (1 turns it off; got 0)");
+}
+
+TEST(ParseRequestError, RepetitionPenaltyNegative) {
+  expect_error(R"({"prompt":"x","repetition_penalty":-1.5})", "invalid_value",
+               "repetition_penalty", "got -1.5", Endpoint::Completions);
+}
+
+TEST(ParseRequestError, LogitBiasKeyNotAnInteger) {
+  expect_error(chat(R"("logit_bias":{"abc":1})"), "invalid_value", "logit_bias", "got \"abc\"");
+  expect_error(chat(R"("logit_bias":{"-1":1})"), "invalid_value", "logit_bias", "got \"-1\"");
+  expect_error(chat(R"("logit_bias":{"1.5":1})"), "invalid_value", "logit_bias", "got \"1.5\"");
+  expect_error(chat(R"("logit_bias":{"99999999999":1})"), "invalid_value", "logit_bias",
+               "got \"99999999999\"");
+}
+
+TEST(ParseRequestError, LogitBiasValueOutOfRange) {
+  expect_error(chat(R"("logit_bias":{"42":101})"), "invalid_value", "logit_bias",
+               "'logit_bias[\"42\"]' must be between -100 and 100 (got 101)");
+}
+
+TEST(ParseRequestError, LogitBiasValueWrongType) {
+  expect_error(chat(R"("logit_bias":{"42":"up"})"), "invalid_type", "logit_bias",
+               "'logit_bias[\"42\"]' must be a number");
+}
+
+TEST(ParseRequestError, LogitBiasNotAnObject) {
+  expect_error(chat(R"("logit_bias":[1,2])"), "invalid_type", "logit_bias", "must be an object");
+}
+
+TEST(ParseRequestError, ChatLogprobsWrongType) {
+  expect_error(chat(R"("logprobs":1)"), "invalid_type", "logprobs", "must be a boolean");
+}
+
+TEST(ParseRequestError, TopLogprobsOutOfRange) {
+  expect_error(chat(R"("logprobs":true,"top_logprobs":21)"), "invalid_value", "top_logprobs",
+               "between 0 and 20 (got 21)");
+}
+
+TEST(ParseRequestError, TopLogprobsWithoutLogprobs) {
+  expect_error(chat(R"("top_logprobs":3)"), "invalid_value", "top_logprobs",
+               "needs 'logprobs': true");
+}
+
+TEST(ParseRequestError, CompletionLogprobsOutOfRange) {
+  expect_error(R"({"prompt":"x","logprobs":6})", "invalid_value", "logprobs",
+               "between 0 and 5 (got 6)", Endpoint::Completions);
+}
+
+TEST(ParseRequestError, CompletionLogprobsBoolean) {
+  expect_error(R"({"prompt":"x","logprobs":true})", "invalid_type", "logprobs",
+               "must be an integer", Endpoint::Completions);
+}
+
+TEST(ParseRequestError, IgnoredFieldsAreStillTypeChecked) {
+  expect_error(chat(R"("store":"yes")"), "invalid_type", "store", "must be a boolean");
+  expect_error(chat(R"("parallel_tool_calls":1)"), "invalid_type", "parallel_tool_calls",
+               "must be a boolean");
+  expect_error(chat(R"("metadata":"x")"), "invalid_type", "metadata", "must be an object");
+  expect_error(chat(R"("metadata":{"k":1})"), "invalid_type", "metadata", "object of strings");
+  expect_error(chat(R"("user":5)"), "invalid_type", "user", "must be a string");
+}
+
+TEST(ParseRequestError, ChatOnlyIgnoredFieldsAreUnknownOnCompletions) {
+  expect_error(R"({"prompt":"x","store":false})", "unknown_field", "store", "unknown field",
+               Endpoint::Completions);
 }
 
 TEST(ParseRequestError, ResponseFormatJson) {

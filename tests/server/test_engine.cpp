@@ -1,5 +1,6 @@
 #include "test_engine.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <thread>
 
@@ -40,7 +41,9 @@ void TestEngine::admit(uint32_t slot, std::span<const int32_t> prompt,
                        const SamplingParams& sampling) {
   Sequence& s = seqs_.at(slot);
   if (s.active) throw std::logic_error("admit into a busy slot");
+  auto sampler = std::make_unique<SequenceSampler>(sampling, prompt);
   s = Sequence{};
+  s.sampler = std::move(sampler);
   s.active = true;
   s.prompt.assign(prompt.begin(), prompt.end());
   std::string text;
@@ -53,6 +56,7 @@ void TestEngine::admit(uint32_t slot, std::span<const int32_t> prompt,
     if (auto nl = s.script.find('\n'); nl != std::string::npos) s.script.resize(nl);
   }
   s.fail = text.find("fail:step") != std::string::npos;
+  s.flat = text.find("flat:") != std::string::npos;
   s.cycle_start = sampling.temperature > 0 ? sampling.seed % 10 : 0;
   s.scratch = allocate(4096, "test.sequence_scratch");
   {
@@ -81,15 +85,22 @@ std::vector<StepToken> TestEngine::step() {
         continue;  // still prefilling: no token this step
       }
     }
-    int32_t token;
-    if (s.scripted) {
-      token = s.emitted < s.script.size() ? static_cast<unsigned char>(s.script[s.emitted]) : kEos;
+    std::vector<float> logits(vocab_size(), 0.0f);
+    if (s.flat) {
+      std::fill(logits.begin(), logits.end(), -30.0f);
+      for (int32_t k = 0; k < 10; ++k) logits['a' + k] = 1.0f - 0.1f * static_cast<float>(k);
     } else {
-      token = 'a' + static_cast<int32_t>((s.cycle_start + s.emitted) % 10);
+      int32_t want;
+      if (s.scripted) {
+        want = s.emitted < s.script.size() ? static_cast<unsigned char>(s.script[s.emitted]) : kEos;
+      } else {
+        want = 'a' + static_cast<int32_t>((s.cycle_start + s.emitted) % 10);
+      }
+      logits[static_cast<size_t>(want)] = 80.0f;
     }
     ++s.emitted;
     kv += s.prefilled + s.emitted;
-    out.push_back({i, token});
+    out.push_back(s.sampler->sample(i, logits));
   }
   kv_tokens_ = kv;
   uint32_t prev = max_batch_.load();

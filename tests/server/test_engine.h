@@ -2,6 +2,10 @@
 // Tokens are bytes (id = byte value), plus EOS = 256 and BOS = 257. What it generates:
 // - after the last "say:" in the prompt, the bytes up to the next '\n' (or the end), then EOS;
 // - otherwise "abcdefghij" repeated forever, starting at seed % 10 when temperature > 0.
+// It does so through logits and the server's real sampler (SequenceSampler): the token it wants
+// has logit 80 and every other 0, so no temperature strays from it but a logit_bias of +100 on
+// another token wins. "flat:" in the prompt gives instead logits 1.0, 0.9, ..., 0.1 to 'a'..'j'
+// and -30 to every other token (EOS included), for penalties, top-k and min-p.
 // "fail:step" in the prompt makes the step throw. Prompts are prefilled `prefill_chunk` tokens per
 // step; each step sleeps `step_delay`. KV and per-sequence buffers come from the accounting
 // allocator, so memory tests see them.
@@ -9,12 +13,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "mlxcel/memory.h"
 #include "server/engine.h"
+#include "server/sampling.h"
 
 namespace mlxcel::server::test {
 
@@ -70,6 +76,8 @@ class TestEngine : public Engine {
     uint64_t emitted = 0;
     uint64_t cycle_start = 0;
     bool fail = false;
+    bool flat = false;
+    std::unique_ptr<SequenceSampler> sampler;
     Buffer scratch;  // per-sequence allocation, freed on release
   };
 
