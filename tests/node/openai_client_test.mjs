@@ -1,5 +1,7 @@
 // Drives a running `mlxcel serve` with the official openai npm client: models, chat and text
-// completions, streamed and not, usage, seed, stop, max_tokens, and the client's error classes.
+// completions, streamed and not, usage, seed, stop, max_tokens, logprobs, the vLLM-style sampling
+// fields (top_k, min_p, repetition_penalty: the Node client sends extra fields of the request
+// body as given, its equivalent of Python's extra_body), and the client's error classes.
 // Usage: node openai_client_test.mjs <base_url> <api_key>   (base_url like http://127.0.0.1:PORT/v1)
 // Exits 0 when every check passed; prints one line per check.
 import assert from 'node:assert/strict';
@@ -113,6 +115,106 @@ check('a stop string cuts the text before it', async () => {
   const r = await client.completions.create({ model: modelId, prompt, max_tokens: 30, temperature: 0, stop: [stop] });
   assert.equal(r.choices[0].text, full.slice(0, full.indexOf(stop)));
   assert.equal(r.choices[0].finish_reason, 'stop');
+});
+
+check('chat logprobs with top_logprobs', async () => {
+  const r = await client.chat.completions.create({
+    model: modelId,
+    messages: [{ role: 'user', content: prompt }],
+    max_tokens: 8,
+    temperature: 0,
+    logprobs: true,
+    top_logprobs: 3,
+  });
+  const content = r.choices[0].logprobs.content;
+  assert.ok(content.length >= 1 && content.length <= 8);
+  for (const t of content) {
+    assert.equal(typeof t.token, 'string');
+    assert.ok(t.logprob <= 0);
+    assert.ok(Array.isArray(t.bytes));
+    assert.equal(t.top_logprobs.length, 3);
+    // greedy: the sampled token is the most likely one
+    assert.equal(t.top_logprobs[0].logprob, t.logprob);
+  }
+  assert.equal(content.map((t) => t.token).join(''), r.choices[0].message.content);
+});
+
+check('streamed chat logprobs come with each token', async () => {
+  const stream = await client.chat.completions.create({
+    model: modelId,
+    messages: [{ role: 'user', content: prompt }],
+    max_tokens: 10,
+    temperature: 0,
+    logprobs: true,
+    stream: true,
+  });
+  let text = '';
+  let tokens = '';
+  let pieces = 0;
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice?.delta.content) continue;
+    pieces++;
+    text += choice.delta.content;
+    assert.ok(choice.logprobs.content.length >= 1);
+    tokens += choice.logprobs.content.map((t) => t.token).join('');
+  }
+  assert.ok(pieces >= 2);
+  assert.equal(tokens, text);
+});
+
+check('text completion logprobs in the legacy shape', async () => {
+  const r = await client.completions.create({ model: modelId, prompt, max_tokens: 6, temperature: 0, logprobs: 2 });
+  const lp = r.choices[0].logprobs;
+  assert.equal(lp.tokens.length, 6);
+  assert.equal(lp.token_logprobs.length, 6);
+  assert.equal(lp.top_logprobs.length, 6);
+  assert.deepEqual(lp.text_offset.slice(0, 1), [0]);
+  assert.ok(Object.keys(lp.top_logprobs[0]).length <= 3);
+  assert.equal(lp.tokens.join(''), r.choices[0].text);
+});
+
+check('vLLM-style top_k 1 samples the greedy text', async () => {
+  const body = { model: modelId, prompt, max_tokens: 16 };
+  const greedy = await client.completions.create({ ...body, temperature: 0 });
+  const topk = await client.completions.create({ ...body, temperature: 1.3, seed: 9, top_k: 1 });
+  assert.equal(topk.choices[0].text, greedy.choices[0].text);
+  const minp = await client.completions.create({ ...body, temperature: 1.3, seed: 9, min_p: 1 });
+  assert.equal(minp.choices[0].text, greedy.choices[0].text);
+});
+
+check('penalties, logit_bias and ignored fields are accepted', async () => {
+  const r = await client.chat.completions.create({
+    model: modelId,
+    messages: [{ role: 'user', content: prompt }],
+    max_tokens: 5,
+    temperature: 1,
+    seed: 4,
+    presence_penalty: 0.5,
+    frequency_penalty: 0.5,
+    repetition_penalty: 1.2,
+    logit_bias: { 300: 100 },
+    logprobs: true,
+    store: false,
+    metadata: { suite: 'node' },
+    user: 'tester',
+    parallel_tool_calls: false,
+  });
+  // +100 on one token: every sampled token is that one
+  const tokens = r.choices[0].logprobs.content.map((t) => t.token);
+  assert.equal(tokens.length, 5);
+  assert.ok(tokens.every((t) => t === tokens[0]), JSON.stringify(tokens));
+});
+
+check('an out-of-range sampling value is a BadRequestError naming it', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: modelId, messages: [{ role: 'user', content: 'hi' }], presence_penalty: 3 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'presence_penalty',
+  );
+  await assert.rejects(
+    client.completions.create({ model: modelId, prompt, logit_bias: { 99999999: 1 } }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'logit_bias' && /99999999/.test(e.message),
+  );
 });
 
 check('an unknown field is a BadRequestError naming it', async () => {

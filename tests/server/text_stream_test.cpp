@@ -102,5 +102,79 @@ TEST(TextStream, EmptyStopStringsAreIgnored) {
   EXPECT_FALSE(s.stopped());
 }
 
+// ---- TokenStream: which tokens leave with which text ----------------------------------------
+
+TokenLogprobs entry(std::string bytes) { return TokenLogprobs{{std::move(bytes), -1.0f}, {}, 0}; }
+
+std::vector<std::string> tokens_of(const Piece& p) {
+  std::vector<std::string> out;
+  for (const auto& t : p.logprobs) out.push_back(t.chosen.bytes);
+  return out;
+}
+
+TEST(TokenStream, EachTokenLeavesWithItsText) {
+  TokenStream s({}, true);
+  Piece a = s.push("He", entry("He"));
+  EXPECT_EQ(a.text, "He");
+  EXPECT_EQ(tokens_of(a), (std::vector<std::string>{"He"}));
+  Piece b = s.push("llo", entry("llo"));
+  EXPECT_EQ(b.text, "llo");
+  ASSERT_EQ(b.logprobs.size(), 1u);
+  EXPECT_EQ(b.logprobs[0].text_offset, 2u);
+  EXPECT_TRUE(s.finish().empty());
+}
+
+TEST(TokenStream, SplitCharacterWaitsForItsLastByte) {
+  TokenStream s({}, true);
+  Piece first = s.push("\xE2\x82", entry("\xE2\x82"));
+  EXPECT_TRUE(first.empty());
+  Piece second = s.push("\xAC!", entry("\xAC!"));
+  EXPECT_EQ(second.text, "\xE2\x82\xAC!");
+  EXPECT_EQ(tokens_of(second), (std::vector<std::string>{"\xE2\x82", "\xAC!"}));
+}
+
+TEST(TokenStream, OffsetsCountCodePoints) {
+  TokenStream s({}, true);
+  s.push("\xC3\xA9\xC3\xA9", entry("ee"));
+  Piece p = s.push("x", entry("x"));
+  ASSERT_EQ(p.logprobs.size(), 1u);
+  EXPECT_EQ(p.logprobs[0].text_offset, 2u);  // two characters, four bytes
+}
+
+TEST(TokenStream, TokensInsideAStopStringAreDropped) {
+  TokenStream s({"STOP"}, true);
+  EXPECT_EQ(s.push("ab", entry("ab")).text, "ab");
+  EXPECT_TRUE(s.push("ST", entry("ST")).empty());
+  Piece last = s.push("OPz", entry("OPz"));
+  EXPECT_TRUE(s.stopped());
+  EXPECT_TRUE(last.empty());
+}
+
+TEST(TokenStream, ATokenStraddlingTheStopStringIsKept) {
+  TokenStream s({"STOP"}, true);
+  Piece p = s.push("abST", entry("abST"));
+  EXPECT_EQ(p.text, "ab");  // "ST" held
+  EXPECT_TRUE(p.logprobs.empty());
+  Piece q = s.push("OP", entry("OP"));
+  EXPECT_TRUE(s.stopped());
+  EXPECT_EQ(q.text, "");
+  EXPECT_EQ(tokens_of(q), (std::vector<std::string>{"abST"}));  // its "ab" is in the output
+}
+
+TEST(TokenStream, FinishReleasesTheRest) {
+  TokenStream s({"xyz"}, true);
+  EXPECT_TRUE(s.push("x", entry("x")).empty());
+  Piece end = s.finish();
+  EXPECT_EQ(end.text, "x");
+  EXPECT_EQ(tokens_of(end), (std::vector<std::string>{"x"}));
+}
+
+TEST(TokenStream, WithoutLogprobsOnlyText) {
+  TokenStream s({}, false);
+  Piece p = s.push("hi", entry("hi"));
+  EXPECT_EQ(p.text, "hi");
+  EXPECT_TRUE(p.logprobs.empty());
+}
+
 }  // namespace
 }  // namespace mlxcel::server
