@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <limits>
+#include <map>
 
 #include "core/json_input.h"
 
@@ -169,10 +170,10 @@ float get_repetition_penalty(const json& v) {
 }
 
 // {"token id": bias}: ids as decimal strings (checked against the vocabulary by the server),
-// biases in [-100, 100] as OpenAI allows.
+// biases in [-100, 100] as OpenAI allows. "7" and "007" are one token: the last one counts.
 std::vector<std::pair<int32_t, float>> get_logit_bias(const json& v) {
   if (!v.is_object()) wrong_type("logit_bias", "an object mapping token ids to biases", v);
-  std::vector<std::pair<int32_t, float>> out;
+  std::map<int32_t, float> by_id;
   for (const auto& [key, bias] : v.items()) {
     const bool digits = !key.empty() && key.size() <= 10 &&
                         key.find_first_not_of("0123456789") == std::string::npos;
@@ -194,9 +195,9 @@ std::vector<std::pair<int32_t, float>> get_logit_bias(const json& v) {
       invalid("logit_bias",
               fmt::format("'{}' must be between -100 and 100 (got {})", at, bias.dump()));
     }
-    out.emplace_back(static_cast<int32_t>(id), static_cast<float>(b));
+    by_id[static_cast<int32_t>(id)] = static_cast<float>(b);
   }
-  return out;
+  return {by_id.begin(), by_id.end()};
 }
 
 // OpenAI's metadata: at most 16 string values (accepted and ignored).

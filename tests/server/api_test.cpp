@@ -132,9 +132,15 @@ TEST(ParseRequest, SamplingExtensionsAreApplied) {
   EXPECT_FLOAT_EQ(s.presence_penalty, -0.5f);
   EXPECT_FLOAT_EQ(s.frequency_penalty, 2.0f);
   // ids are checked against the vocabulary by the server, not here
-  EXPECT_EQ(s.logit_bias, (std::vector<std::pair<int32_t, float>>{{300, 2.5f}, {7, -100.0f}}));
+  EXPECT_EQ(s.logit_bias, (std::vector<std::pair<int32_t, float>>{{7, -100.0f}, {300, 2.5f}}));
   EXPECT_TRUE(s.logprobs);
   EXPECT_EQ(s.top_logprobs, 20u);
+}
+
+TEST(ParseRequest, LogitBiasSpellingsOfOneIdAreOneEntry) {
+  const ParsedRequest p = parse_request(chat(R"("logit_bias":{"007":1,"7":-2})"),
+                                        Endpoint::ChatCompletions);
+  EXPECT_EQ(p.sampling.logit_bias, (std::vector<std::pair<int32_t, float>>{{7, -2.0f}}));
 }
 
 TEST(ParseRequest, TopKMinusOneAndZeroAreOff) {
