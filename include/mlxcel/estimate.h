@@ -167,8 +167,9 @@ struct CalibrationProfile {
 };
 // Loads a profile; IoError when unreadable, FormatError naming the file and field when malformed.
 CalibrationProfile load_calibration_profile(const std::string& path);
-// MLXCEL_SOURCE_DIR/profiles/cpu-default.json, loaded once per process.
-std::string default_calibration_profile_path();
+// A profile's JSON text; `path` names it in errors and in CalibrationProfile::path.
+CalibrationProfile parse_calibration_profile(const std::string& text, const std::string& path);
+// profiles/cpu-default.json as it was when the binary was built (compiled in), parsed once.
 const CalibrationProfile& default_calibration_profile();
 
 // Throws ConfigError when the spec and run cannot be planned (a cache type whose block does not

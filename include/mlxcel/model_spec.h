@@ -113,4 +113,9 @@ struct ModelSpec {
   uint64_t weight_bytes() const;
 };
 
+// The spec of a model: a directory (config.json + safetensors), a .safetensors or .gguf file, or
+// a Hugging Face repo id in the local cache. Reads headers and config only, never tensor data.
+// Throws mlxcel::Error subclasses naming the file, field and value on bad input.
+ModelSpec read_model_spec(const std::string& model);
+
 }  // namespace mlxcel

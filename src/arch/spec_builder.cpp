@@ -220,4 +220,6 @@ ModelSpec spec_for(const LocatedModel& loc, const SpecOptions& options) {
 
 }  // namespace
 
+ModelSpec read_model_spec(const std::string& model) { return load_model_spec(model); }
+
 }  // namespace mlxcel

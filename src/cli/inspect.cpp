@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/inspect_report.h"
 #include "cli/options.h"
+#include "io/resources.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/size.h"
 
@@ -37,8 +38,6 @@ std::shared_ptr<spdlog::logger> log() {
   return logger;
 }
 
-std::string default_model_dir() { return std::string(MLXCEL_SOURCE_DIR) + "/models/stories260K"; }
-
 int run_inspect(const InspectOptions& o) {
   // Validate every option before touching the model, so usage errors come first.
   SpecOptions spec_options;
@@ -55,13 +54,7 @@ int run_inspect(const InspectOptions& o) {
   if (!o.threads.empty()) threads = parse_count_option(o.threads, "--threads", UINT32_MAX);
   if (!o.memory_budget.empty()) budget = parse_size(o.memory_budget, "--memory-budget");
 
-  std::string model = o.model;
-  if (model.empty()) {
-    model = default_model_dir();
-    if (!std::filesystem::exists(model))
-      throw IoError("inspect", fmt::format("no MODEL given and the default model directory is "
-                                           "missing ({}, MODEL, -)", model));
-  }
+  const std::string model = o.model.empty() ? io::default_model_dir("inspect") : o.model;
 
   const CalibrationProfile profile = o.calibration.empty()
                                          ? default_calibration_profile()
@@ -130,7 +123,7 @@ void add_inspect_command(CLI::App& app, Action& action) {
       ->type_name("SIZE");
   cmd->add_option("--calibration", opts->calibration,
                   "Calibration profile JSON for the runtime-overhead coefficients. Default: "
-                  "profiles/cpu-default.json in the source tree")
+                  "the built-in one (profiles/cpu-default.json as of the build)")
       ->type_name("FILE");
   cmd->add_flag("--json", opts->json,
                 "Write one JSON document to stdout instead of the table (schema: "

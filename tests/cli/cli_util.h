@@ -44,11 +44,9 @@ inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-// Runs MLXCEL_BINARY with the arguments; stdout and stderr captured apart.
-inline CliResult run_mlxcel(const std::vector<std::string>& args) {
+// Runs a shell command line; stdout and stderr captured apart.
+inline CliResult run_command(std::string cmd) {
   TempDir tmp;
-  std::string cmd = shell_quote(MLXCEL_BINARY);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
   const std::string err_path = tmp.file("stderr");
   cmd += " 2>" + shell_quote(err_path);
   CliResult r;
@@ -61,6 +59,13 @@ inline CliResult run_mlxcel(const std::vector<std::string>& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.err = read_text(err_path);
   return r;
+}
+
+// Runs MLXCEL_BINARY with the arguments; stdout and stderr captured apart.
+inline CliResult run_mlxcel(const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(MLXCEL_BINARY);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return run_command(cmd);
 }
 
 // A tiny Llama: hidden 64, 2 layers, 4 heads, 2 KV heads (head_dim 16), ffn 176, vocab 512,
