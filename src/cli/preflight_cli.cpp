@@ -64,7 +64,7 @@ void add_memory_options(CLI::App* cmd, MemoryCliOptions& o) {
       ->type_name("SIZE");
   cmd->add_option("--calibration", o.calibration,
                   "Calibration profile JSON for the overhead coefficients. Default: "
-                  "profiles/cpu-default.json in the source tree")
+                  "the built-in one (profiles/cpu-default.json as of the build)")
       ->type_name("FILE");
   cmd->add_flag("--force,--no-memory-check", o.force,
                 "Run even when the memory plan exceeds the available memory (prints a warning)");
@@ -113,6 +113,7 @@ MemoryGate memory_preflight(const ModelSpec& spec, PreflightRequest request,
     std::fflush(out);
   }
   const PreflightResult& p = g.preflight;
+  for (const std::string& w : p.plan.warnings) fmt::print(stderr, "warning: [plan] {}\n", w);
   if (!p.verdict.fits) {
     if (!settings.force) {
       fmt::print(stderr, "error: {}\n", p.refusal);

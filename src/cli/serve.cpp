@@ -19,6 +19,7 @@
 #include "cli/options.h"
 #include "cli/preflight_cli.h"
 #include "estimate/advisor.h"
+#include "io/resources.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
 #include "mlxcel/size.h"
@@ -111,8 +112,7 @@ int run_serve(const ServeCliOptions& o) {
     if (auto* s = server_ptr.load()) s->stop();
   });
 
-  const std::string model =
-      o.model.empty() ? std::string(MLXCEL_SOURCE_DIR) + "/models/stories260K" : o.model;
+  const std::string model = o.model.empty() ? io::default_model_dir("serve") : o.model;
   if (o.port < 0 || o.port > 65535) {
     throw UsageError("serve", fmt::format("port out of range (--port, {})", o.port));
   }
@@ -203,20 +203,25 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("MODEL", o->model,
                   "model directory, .safetensors file or HF repo id (default: models/stories260K)");
   cmd->add_option("--host", o->host, "address to bind (default 127.0.0.1: this machine only)");
-  cmd->add_option("--port", o->port, "TCP port (default 8080)");
+  cmd->add_option("--port", o->port, "TCP port (default 8080)")->type_name("PORT");
   cmd->add_option("--parallel", o->parallel,
-                  "sequences decoded together; the KV cache holds all of them (default 4)");
+                  "sequences decoded together; the KV cache holds all of them (default 4)")
+      ->type_name("N");
   cmd->add_option("--ctx-size,-c", o->ctx_size,
                   "tokens per sequence, prompt + completion (default: min(max_position_embeddings, "
-                  "4096))");
+                  "4096))")
+      ->type_name("N");
   cmd->add_option("--api-key", o->api_key,
-                  "require \"Authorization: Bearer KEY\" on every route but /health");
+                  "require \"Authorization: Bearer KEY\" on every route but /health")
+      ->type_name("KEY");
   cmd->add_option("--queue-size", o->queue_size,
-                  "requests that may wait for a free sequence before 503 (default 16)");
-  cmd->add_option("--max-body", o->max_body, "request body limit, e.g. 4MiB (default 1MiB, about 250k tokens of English as JSON); the plan counts (--parallel + 2) bodies and their preparation");
+                  "requests that may wait for a free sequence before 503 (default 16)")
+      ->type_name("N");
+  cmd->add_option("--max-body", o->max_body, "request body limit, e.g. 4MiB (default 1MiB, about 250k tokens of English as JSON); the plan counts (--parallel + 2) bodies and their preparation")
+      ->type_name("SIZE");
   cmd->add_option("--max-connections", o->max_connections,
                   "open client connections; one more is answered 503 (default 256)")
-      ->type_name("INT");
+      ->type_name("N");
   cmd->add_option("--header-timeout", o->header_timeout,
                   "seconds a client has to send a request's whole header (default 10)")
       ->type_name("SECONDS");
@@ -226,11 +231,12 @@ void add_serve_command(CLI::App& app, Action& action) {
   cmd->add_option("--keep-alive", o->keep_alive,
                   "seconds an idle connection waits for its next request (default 5)")
       ->type_name("SECONDS");
-  cmd->add_option("--threads,-t", o->threads, "threads (default: online CPUs)");
+  cmd->add_option("--threads,-t", o->threads, "threads (default: online CPUs)")->type_name("N");
   cmd->add_option("--cache-type-k", o->cache_type_k, std::string("K cache type: ") + kCacheTypesHelp);
   cmd->add_option("--cache-type-v", o->cache_type_v, "V cache type (default f16)");
   cmd->add_option("--prefill-chunk", o->prefill_chunk,
-                  "prompt tokens per forward pass (default 512)");
+                  "prompt tokens per forward pass (default 512)")
+      ->type_name("N");
   add_memory_options(cmd, o->memory);
   cmd->callback([o, &action] { action = [o] { return run_serve(*o); }; });
 }

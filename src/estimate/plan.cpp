@@ -395,6 +395,14 @@ MemoryPlan plan_memory(const ModelSpec& spec, const RunConfig& run,
   plan.server = plan_server(profile, run);
   plan.total = add(add(plan.planned, plan.server.total, "total"), plan.overhead.total, "total");
   for (const auto& w : spec.warnings) plan.warnings.push_back(w);
+  const uint64_t max_pos = spec.dims.max_position_embeddings;
+  if (max_pos > 0 && run.context > max_pos) {
+    plan.warnings.push_back(fmt::format(
+        "context {} exceeds the model's max_position_embeddings {} (config.json, max_position_embeddings, {}): "
+        "the memory is planned as asked, but positions beyond {} were never trained and output quality "
+        "usually degrades there",
+        run.context, max_pos, max_pos, max_pos));
+  }
   return plan;
 }
 

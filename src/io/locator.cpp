@@ -212,12 +212,38 @@ HubCache hub_cache_dir() {
   return {fs::path(".cache/huggingface/hub"), "no HOME"};
 }
 
+// What the cache holds for a repo, for the message when the asked revision is missing.
+std::string cached_revisions(const fs::path& repo_dir) {
+  std::vector<std::string> refs, snapshots;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(repo_dir / "refs", ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && refs.size() < 20)
+      refs.push_back(io::printable(fs::relative(it->path(), repo_dir / "refs", ec).string()));
+  }
+  for (fs::directory_iterator it(repo_dir / "snapshots", ec), end; !ec && it != end; it.increment(ec)) {
+    if (snapshots.size() < 20) snapshots.push_back(io::printable(it->path().filename().string()));
+  }
+  std::sort(refs.begin(), refs.end());
+  std::sort(snapshots.begin(), snapshots.end());
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return v.empty() ? std::string("none") : out;
+  };
+  return fmt::format("refs: {}; snapshots: {}", list(refs), list(snapshots));
+}
+
 std::optional<LocatedModel> locate_hf(const std::string& arg, std::vector<std::string>& tried) {
   std::string repo = arg, rev;
   if (auto at = arg.find('@'); at != std::string::npos) {
     repo = arg.substr(0, at);
     rev = arg.substr(at + 1);
-    if (!revision_ok(rev)) return std::nullopt;
+    if (!revision_ok(rev)) {
+      tried.push_back(fmt::format("revision \"{}\" is not a branch, tag or commit name (letters, digits, "
+                                  "'-', '_', '.' and '/' between parts)",
+                                  io::printable(rev)));
+      return std::nullopt;
+    }
   }
   auto slash = repo.find('/');
   if (slash == std::string::npos || !repo_part_ok(repo.substr(0, slash)) ||
@@ -256,8 +282,10 @@ std::optional<LocatedModel> locate_hf(const std::string& arg, std::vector<std::s
   } else if (is_commit_hash(rev) && fs::is_directory(repo_dir / "snapshots" / rev)) {
     snapshot = repo_dir / "snapshots" / rev;
   } else {
-    tried.push_back(fmt::format("Hugging Face cache ({}): no {} and no snapshot {}", hub.source,
-                                ref.string(), (repo_dir / "snapshots" / rev).string()));
+    tried.push_back(fmt::format("Hugging Face cache ({}): revision {} is not in the cache (no {} and no "
+                                "snapshot {}); the cache has {}",
+                                hub.source, rev, ref.string(), (repo_dir / "snapshots" / rev).string(),
+                                cached_revisions(repo_dir)));
     return std::nullopt;
   }
   LocatedModel m = locate_dir(*snapshot, display);

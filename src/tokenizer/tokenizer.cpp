@@ -272,6 +272,11 @@ Tokenizer Tokenizer::from_path(const std::string& path) {
   if (!fs::exists(path, ec)) throw IoError("tokenizer", fmt::format("no such file or directory ({})", path));
   const std::string ext = fs::path(path).extension().string();
   if (ext == ".gguf") return from_gguf(path);
+  // A single-file safetensors model: its tokenizer lives beside it (where the planner looks too).
+  if (ext == ".safetensors") {
+    const fs::path dir = fs::path(path).parent_path();
+    return from_path(dir.empty() ? std::string(".") : dir.string());
+  }
   if (ext == ".json") {
     const auto config = fs::path(path).parent_path() / "tokenizer_config.json";
     return from_hf_json(path, fs::exists(config, ec) ? config.string() : "");

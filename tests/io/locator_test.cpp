@@ -224,9 +224,11 @@ TEST_F(HfCache, HfHomeIsUsedWithoutHubCache) {
   EXPECT_EQ(locate_model("org/tiny").format, ModelFormat::SafetensorsDir);
 }
 
-TEST_F(HfCache, UnknownRevisionListsWhatWasTried) {
+TEST_F(HfCache, UnknownRevisionListsWhatWasTriedAndWhatTheCacheHas) {
   ScopedEnv env("HF_HUB_CACHE", hub_.path().string());
   EXPECT_THROW_MSG(locate_model("org/tiny@v9"), IoError, (repo_ / "refs" / "v9").string());
+  EXPECT_THROW_MSG(locate_model("org/tiny@v9"), IoError, "revision v9 is not in the cache");
+  EXPECT_THROW_MSG(locate_model("org/tiny@v9"), IoError, "the cache has refs: main, v1; snapshots: ");
 }
 
 TEST_F(HfCache, UnknownRepo) {
@@ -234,9 +236,10 @@ TEST_F(HfCache, UnknownRepo) {
   EXPECT_THROW_MSG(locate_model("org/other"), IoError, (hub_.path() / "models--org--other").string() + " does not exist");
 }
 
-TEST_F(HfCache, RevisionWithParentPathIsNotARepoId) {
+TEST_F(HfCache, RevisionWithParentPathIsRefusedAsARevision) {
   ScopedEnv env("HF_HUB_CACHE", hub_.path().string());
-  EXPECT_THROW_MSG(locate_model("org/tiny@../../x"), IoError, "not a Hugging Face repo id");
+  EXPECT_THROW_MSG(locate_model("org/tiny@../../x"), IoError,
+                   "revision \"../../x\" is not a branch, tag or commit name");
 }
 
 TEST(Locator, NothingMatches) {
