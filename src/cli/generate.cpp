@@ -10,8 +10,10 @@
 #include "arch/registry.h"
 #include "core/checked.h"
 #include "cli/commands.h"
+#include "cli/generate_chat.h"
 #include "cli/preflight_cli.h"
 #include "estimate/advisor.h"
+#include "io/resources.h"
 #include "mlxcel/errors.h"
 #include "mlxcel/memory.h"
 #include "mlxcel/size.h"
@@ -39,6 +41,10 @@ struct GenerateCliOptions {
   std::optional<uint64_t> ctx_size;
   uint64_t prefill_chunk = 512;
   bool no_echo = false;
+  bool ignore_eos = false;
+  bool chat = false;         // --chat: the prompt is a user message in the model's chat template
+  bool interactive = false;  // -i: more user turns from stdin, the KV cache kept between them
+  std::string system;        // --system: the conversation's system message (implies --chat)
   bool recommend_quant = false;
   MemoryCliOptions memory;  // --memory-budget/-limit, --force, --estimate-memory, --json-stats, ...
 };
@@ -50,7 +56,7 @@ KvCacheType cache_type(const std::string& s, const char* option) {
 }
 
 int run_generate(const GenerateCliOptions& o) {
-  const std::string model = o.model.empty() ? std::string(MLXCEL_SOURCE_DIR) + "/models/stories260K" : o.model;
+  const std::string model = o.model.empty() ? io::default_model_dir("generate") : o.model;
   runtime::SamplerConfig sc;
   sc.temperature = o.temp;
   sc.top_k = o.top_k;
@@ -69,14 +75,33 @@ int run_generate(const GenerateCliOptions& o) {
   const MemorySettings memory = parse_memory_options(o.memory);
   const bool stats_on_stdout = memory.json_stats == "-";
 
+  const bool chat = o.chat || o.interactive || !o.system.empty();
+  if (chat && !o.interactive && o.prompt.empty())
+    throw UsageError("generate", "--chat needs the user's message (--prompt), or -i to read turns from stdin");
+
   // Headers and tokenizer only: no tensor data is read before the preflight has decided.
   ModelSpec spec = load_model_spec(model);
   Tokenizer tok = Tokenizer::from_path(spec.root);
-  std::vector<int32_t> prompt = tok.encode(o.prompt);
-  if (prompt.empty()) {
-    auto bos = tok.bos_id();
-    if (!bos) throw UsageError("generate", "empty prompt and the tokenizer has no BOS token (--prompt)");
-    prompt.push_back(*bos);
+  std::optional<runtime::ChatSession> session;
+  std::vector<int32_t> prompt;
+  if (chat) {
+    const std::filesystem::path root(spec.root);
+    session.emplace(std::filesystem::is_directory(root) ? root : root.parent_path(), tok, o.system);
+    if (session->uses_fallback()) {
+      fmt::print(stderr, "warning: [chat] {} has no chat template (chat_template.jinja, tokenizer_config.json's "
+                         "chat_template, chat_template.json); using the plain \"User: ... Assistant:\" format\n",
+                 model);
+    } else {
+      fmt::print(stderr, "[chat] template: {}\n", session->template_origin());
+    }
+    if (!o.prompt.empty()) prompt = session->prompt_after_user(o.prompt);
+  } else {
+    prompt = tok.encode(o.prompt);
+    if (prompt.empty()) {
+      auto bos = tok.bos_id();
+      if (!bos) throw UsageError("generate", "empty prompt and the tokenizer has no BOS token (--prompt)");
+      prompt.push_back(*bos);
+    }
   }
 
   RunConfig run = default_run_config(spec);
@@ -84,6 +109,11 @@ int run_generate(const GenerateCliOptions& o) {
   if (o.ctx_size) {
     run.context = *o.ctx_size;
     knob.origin = "--ctx-size";
+  } else if (chat) {
+    // The whole conversation shares one sequence: plan the context it may grow to.
+    const uint64_t max_pos = spec.dims.max_position_embeddings;
+    run.context = max_pos > 0 ? std::min<uint64_t>(max_pos, 4096) : 4096;
+    knob.origin = "the conversation: min(max_position_embeddings, 4096); --ctx-size changes it";
   } else {
     // The context this run really uses: the prompt plus the tokens it may generate.
     auto c = checked_add(prompt.size(), o.max_tokens);
@@ -152,13 +182,31 @@ int run_generate(const GenerateCliOptions& o) {
     std::unique_ptr<runtime::Model> m = runtime::Model::load(spec, lo);
     stats["after_load"] = validate_after_load(plan, active_before, weights_active, m->unplanned_bytes());
 
+    runtime::GenerateOptions go;
+    go.sampler = sc;
+    go.max_tokens = o.max_tokens;
+    go.stop_at_eos = !o.ignore_eos;
+    if (chat) {
+      const ChatTotals t = run_chat(*m, tok, *session, prompt, go, o.interactive, stats_on_stdout);
+      const double pps = t.prompt_seconds > 0 ? static_cast<double>(t.prompt_tokens) / t.prompt_seconds : 0;
+      fmt::print(stderr, "\nchat: {} turn{}, {} prompt tokens prefilled ({} reused from the KV cache) at {:.1f} "
+                         "tokens/s, {} tokens generated{}\n",
+                 t.turns.size(), t.turns.size() == 1 ? "" : "s", t.prompt_tokens, t.reused_tokens, pps,
+                 t.generated_tokens, t.context_full ? "; stopped: the context is full" : "");
+      stats["after_run"] = validate_after_run(plan);
+      stats["generation"] = {{"prompt_tokens", t.prompt_tokens},
+                             {"reused_tokens", t.reused_tokens},
+                             {"generated_tokens", t.generated_tokens},
+                             {"prompt_seconds", t.prompt_seconds},
+                             {"decode_seconds", t.decode_seconds},
+                             {"turns", t.turns}};
+      if (!memory.json_stats.empty()) write_json_stats(memory.json_stats, stats);
+      return 0;
+    }
     if (!o.no_echo && !stats_on_stdout) {
       fmt::print("{}", o.prompt);
       std::fflush(stdout);
     }
-    runtime::GenerateOptions go;
-    go.sampler = sc;
-    go.max_tokens = o.max_tokens;
     runtime::GenerateResult r = runtime::generate(*m, tok, prompt, go, [&](std::string_view piece) {
       text.append(piece);
       if (stats_on_stdout) return;
@@ -173,8 +221,18 @@ int run_generate(const GenerateCliOptions& o) {
     const double pps = r.prompt_seconds > 0 ? static_cast<double>(r.prompt_tokens) / r.prompt_seconds : 0;
     const double dps = r.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / r.decode_seconds : 0;
     fmt::print(stderr, "\nprompt: {} tokens in {:.3f} s, {:.1f} tokens/s\n", r.prompt_tokens, r.prompt_seconds, pps);
-    fmt::print(stderr, "decode: {} tokens ({} forward passes) in {:.3f} s, {:.1f} tokens/s{}\n", r.tokens.size(),
-               r.decode_steps, r.decode_seconds, dps, r.stopped_at_eos ? " (stopped at end of sequence)" : "");
+    const std::string why = r.stopped_at_eos       ? " (stopped at end of sequence)"
+                            : r.stopped_at_context ? fmt::format(" (stopped: the context of {} tokens is full; "
+                                                                 "raise --ctx-size for more)", m->context())
+                                                   : std::string();
+    if (r.decode_steps == 0) {
+      // The prompt's logits give the first token; a rate over no decode pass means nothing.
+      fmt::print(stderr, "decode: {} token{} from the prompt's logits, no decode pass{}\n", r.tokens.size(),
+                 r.tokens.size() == 1 ? "" : "s", why);
+    } else {
+      fmt::print(stderr, "decode: {} tokens ({} forward passes) in {:.3f} s, {:.1f} tokens/s{}\n", r.tokens.size(),
+                 r.decode_steps, r.decode_seconds, dps, why);
+    }
     stats["after_run"] = validate_after_run(plan);
     stats["generation"] = {{"prompt_tokens", r.prompt_tokens},
                            {"generated_tokens", r.tokens.size()},
@@ -219,6 +277,15 @@ void add_generate_command(CLI::App& app, Action& action) {
                 "is applied, a weight format is printed as the convert command to run");
   add_memory_options(cmd, o->memory);
   cmd->add_flag("--no-echo", o->no_echo, "do not print the prompt before the completion");
+  cmd->add_flag("--chat,--conversation", o->chat,
+                "apply the model's chat template: --prompt is the user's message, the reply ends at the "
+                "template's end-of-turn token");
+  cmd->add_option("--system", o->system, "system message of the conversation (implies --chat)")->type_name("TEXT");
+  cmd->add_flag("-i,--interactive", o->interactive,
+                "chat turn by turn: each line of stdin is a user message (EOF or /exit ends), the KV "
+                "cache is kept between turns (implies --chat)");
+  cmd->add_flag("--ignore-eos", o->ignore_eos,
+                "keep generating past end-of-sequence tokens (until --max-tokens or a full context)");
   cmd->callback([o, &action] { action = [o] { return run_generate(*o); }; });
 }
 

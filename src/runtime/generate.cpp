@@ -40,17 +40,23 @@ GenerateResult generate(Model& model, const Tokenizer& tokenizer, std::span<cons
     throw UsageError("generate", fmt::format("prompt longer than the context (--ctx-size, {}: prompt has {} tokens)",
                                              model.context(), prompt.size()));
   }
-  const std::vector<int32_t> stops = options.stop_at_eos ? stop_tokens(model, tokenizer) : std::vector<int32_t>{};
+  if (options.cached > 0 && (options.cached >= prompt.size() || model.length(options.seq) != options.cached)) {
+    throw UsageError("generate", fmt::format("cached prefix does not match the sequence (cached, {}: prompt {}, "
+                                             "sequence holds {})",
+                                             options.cached, prompt.size(), model.length(options.seq)));
+  }
+  std::vector<int32_t> stops = options.stop_at_eos ? stop_tokens(model, tokenizer) : std::vector<int32_t>{};
+  if (options.stop_at_eos) stops.insert(stops.end(), options.extra_stops.begin(), options.extra_stops.end());
   Sampler sampler(options.sampler);
   // The prompt is the decoder's context, so the first generated piece keeps its leading space.
   StreamDecoder stream = tokenizer.stream_decoder({.skip_special = true}, prompt);
   GenerateResult res;
-  res.prompt_tokens = prompt.size();
+  res.prompt_tokens = prompt.size() - options.cached;
   std::vector<int32_t> history(prompt.begin(), prompt.end());
 
-  model.reset(options.seq);
+  if (options.cached == 0) model.reset(options.seq);
   auto t0 = std::chrono::steady_clock::now();
-  std::span<float> out = model.prefill(options.seq, prompt);
+  std::span<float> out = model.prefill(options.seq, prompt.subspan(options.cached));
   res.prompt_seconds = seconds_since(t0);
 
   auto t1 = std::chrono::steady_clock::now();
@@ -66,7 +72,11 @@ GenerateResult generate(Model& model, const Tokenizer& tokenizer, std::span<cons
       std::string piece = stream.push(next);
       if (!piece.empty()) on_text(piece);
     }
-    if (res.tokens.size() == options.max_tokens || model.length(options.seq) >= model.context()) break;
+    if (res.tokens.size() == options.max_tokens) break;
+    if (model.length(options.seq) >= model.context()) {
+      res.stopped_at_context = true;
+      break;
+    }
     const DecodeRow row{options.seq, next};
     out = model.decode(std::span<const DecodeRow>(&row, 1));
     res.decode_steps++;

@@ -18,16 +18,21 @@ struct GenerateOptions {
   SamplerConfig sampler;
   uint64_t max_tokens = 256;
   bool stop_at_eos = true;
-  uint32_t seq = 0;  // KV slot of the model to use (reset first)
+  uint32_t seq = 0;  // KV slot of the model to use (reset first, unless `cached`)
+  // The first `cached` prompt ids are already sequence `seq`'s (model.length(seq) == cached, and
+  // cached < prompt.size()): only the rest is prefilled. A chat's earlier turns.
+  uint64_t cached = 0;
+  std::vector<int32_t> extra_stops;  // end-of-turn ids beyond the model's EOS
 };
 
 struct GenerateResult {
   std::vector<int32_t> tokens;    // generated ids (without the prompt)
-  uint64_t prompt_tokens = 0;
+  uint64_t prompt_tokens = 0;     // prompt ids prefilled (those not already cached)
   double prompt_seconds = 0;      // prefill of the prompt, up to its last token's logits
   uint64_t decode_steps = 0;      // single-token forward passes after the prompt
   double decode_seconds = 0;
   bool stopped_at_eos = false;
+  bool stopped_at_context = false;  // the context filled before max_tokens were generated
 };
 
 // Token ids that end generation: the config's eos_token_id (a number or a list) and the

@@ -101,6 +101,17 @@ void Model::reset(uint32_t seq) {
   seq_len_[seq] = 0;
 }
 
+bool Model::truncate(uint32_t seq, uint64_t n) {
+  const uint64_t len = length(seq);
+  if (n == len) return true;
+  if (n > len) return false;
+  for (const LayerCache& l : spec_.layers) {
+    if (l.kind == LayerKind::Sliding && len > l.window) return false;  // older positions overwritten
+  }
+  seq_len_[seq] = n;
+  return true;
+}
+
 std::unique_ptr<Model> Model::load(const ModelSpec& spec, const LoadOptions& options) {
   if (spec.source != WeightSource::Exact) {
     throw UsageError(kComponent, fmt::format("model has no weight files to load ({})", spec.root));

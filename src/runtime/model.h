@@ -79,6 +79,10 @@ class Model {
   uint64_t length(uint32_t seq) const;
   // Forgets sequence `seq` (its slots are reused from position 0).
   void reset(uint32_t seq);
+  // Keeps the first n tokens of sequence `seq` (n <= length) when every cache still holds their
+  // positions: always for full-attention layers, for a sliding layer only while its ring has not
+  // wrapped (length <= window). Returns false, changing nothing, otherwise.
+  bool truncate(uint32_t seq, uint64_t n);
 
   // Runs `tokens` of sequence `seq` at its next positions, in chunks of the workspace's rows, and
   // returns the logits of the last one (vocab floats in the workspace, valid until the next call;
