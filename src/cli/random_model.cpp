@@ -2,16 +2,22 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "arch/registry.h"
 #include "cli/commands.h"
 #include "mlxcel/errors.h"
+#include "mlxcel/estimate.h"
+#include "mlxcel/size.h"
 #include "runtime/random_model.h"
 
 namespace mlxcel::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct RandomOptions {
   std::string config;
@@ -45,6 +51,26 @@ int run_random(const RandomOptions& o) {
   r.kv_heads = o.kv_heads;
   r.head_dim = o.head_dim;
   r.vocab = o.vocab;
+  // Plan before making a value: a config whose overrides did not do what the user meant (a 27B
+  // model instead of 4 layers) is refused here, not by the disk or the OOM killer.
+  const runtime::RandomModelPlan plan = runtime::plan_random_model(config, r);
+  const AvailableMemory memory = probe_available_memory();
+  std::error_code ec;
+  fs::path probe = fs::absolute(o.out, ec);
+  while (!probe.empty() && !fs::exists(probe, ec) && probe != probe.parent_path()) probe = probe.parent_path();
+  const fs::space_info disk = fs::space(probe, ec);
+  const uint64_t disk_free = ec ? UINT64_MAX : disk.available;
+  fmt::print(stderr, "[plan] make-random-model writes {} of tensors and holds {} while writing; available: memory {} "
+                     "({}), disk {} ({})\n",
+             format_bytes(plan.file_bytes), format_bytes(plan.memory_bytes), format_bytes(memory.bytes), memory.source,
+             ec ? std::string("unknown") : format_bytes(disk_free), probe.string());
+  if (plan.memory_bytes > memory.bytes || plan.file_bytes > disk_free) {
+    fmt::print(stderr, "error: [plan] make-random-model refused: the model does not fit the {} (check that "
+                       "--layers/--hidden/... changed the config as meant; nested text_config settings are "
+                       "overridden there)\n",
+               plan.memory_bytes > memory.bytes ? "available memory" : "free disk");
+    return static_cast<int>(ExitCode::RefusedByPreflight);
+  }
   runtime::make_random_model(config, r, o.out);
   fmt::print(stderr, "wrote a random {}{} model from {} to {}\n", o.dtype, o.quantize.empty() ? "" : " " + o.quantize,
              o.config, o.out);

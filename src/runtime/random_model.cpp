@@ -1,5 +1,6 @@
 #include "runtime/random_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -107,12 +108,62 @@ std::string byte_level_tokenizer_config_json() {
   return j.dump(1) + "\n";
 }
 
+namespace {
+
+// The object holding the text model's settings: a multimodal checkpoint nests them in
+// text_config (Qwen3.5, Gemma 3), and the registry reads them from there.
+nlohmann::json& text_settings(nlohmann::json& c) {
+  if (auto it = c.find("text_config"); it != c.end() && it->is_object()) return *it;
+  return c;
+}
+
+// Per-layer patterns shortened to `layers` the same way: lists cycle through their original
+// entries, index lists keep the indices that still exist (at least one), counts are capped.
+void shorten_layer_patterns(nlohmann::json& t, uint64_t layers) {
+  for (const char* key : {"layer_types", "layers_block_type"}) {
+    if (auto it = t.find(key); it != t.end() && it->is_array() && !it->empty()) {
+      nlohmann::json cycled = nlohmann::json::array();
+      for (uint64_t i = 0; i < layers; ++i) cycled.push_back((*it)[i % it->size()]);
+      *it = cycled;
+    }
+  }
+  if (auto it = t.find("hybrid_override_pattern"); it != t.end() && it->is_string() && !it->get<std::string>().empty()) {
+    const std::string p = it->get<std::string>();
+    std::string cycled;
+    for (uint64_t i = 0; i < layers; ++i) cycled += p[i % p.size()];
+    *it = cycled;
+  }
+  for (const char* key : {"full_attn_idxs", "mlp_only_layers"}) {
+    auto it = t.find(key);
+    if (it == t.end() || !it->is_array()) continue;
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& v : *it)
+      if (v.is_number_unsigned() && v.get<uint64_t>() < layers) kept.push_back(v);
+    // full attention must keep a layer (the last one, as hybrids end with one); mlp-only may empty.
+    if (kept.empty() && std::string_view(key) == "full_attn_idxs" && !it->empty()) kept.push_back(layers - 1);
+    *it = kept;
+  }
+  for (const char* key : {"max_window_layers", "first_k_dense_replace"}) {
+    if (auto it = t.find(key); it != t.end() && it->is_number_unsigned()) *it = std::min(it->get<uint64_t>(), layers);
+  }
+}
+
+}  // namespace
+
 nlohmann::json random_model_config(const nlohmann::json& config_in, const RandomModelOptions& o) {
   nlohmann::json c = config_in;
+  const bool nested = c.contains("text_config") && c["text_config"].is_object();
+  nlohmann::json& t = text_settings(c);
+  // An override goes where the registry reads it (text_config when nested) and replaces any copy
+  // at the top level too, so the two never disagree.
+  auto put = [&](const char* key, const nlohmann::json& v) {
+    t[key] = v;
+    if (nested && c.contains(key)) c[key] = v;
+  };
   auto set = [&](const char* key, const std::optional<uint64_t>& v) {
     if (!v) return;
     if (*v == 0) throw UsageError(kComponent, fmt::format("dimension override must be positive ({}, 0)", key));
-    c[key] = *v;
+    put(key, *v);
   };
   set("num_hidden_layers", o.layers);
   set("hidden_size", o.hidden);
@@ -122,29 +173,30 @@ nlohmann::json random_model_config(const nlohmann::json& config_in, const Random
   set("vocab_size", o.vocab);
   if (o.head_dim) {
     set("head_dim", o.head_dim);
-  } else if ((o.hidden || o.heads) && c.contains("hidden_size") && c.contains("num_attention_heads")) {
-    const uint64_t h = c["hidden_size"].get<uint64_t>(), n = c["num_attention_heads"].get<uint64_t>();
+  } else if ((o.hidden || o.heads) && t.contains("hidden_size") && t.contains("num_attention_heads") &&
+             t["hidden_size"].is_number_unsigned() && t["num_attention_heads"].is_number_unsigned()) {
+    const uint64_t h = t["hidden_size"].get<uint64_t>(), n = t["num_attention_heads"].get<uint64_t>();
     if (n == 0 || h % n != 0) {
       throw UsageError(kComponent, fmt::format("heads do not divide hidden (--heads, {} for hidden {})", n, h));
     }
-    c["head_dim"] = h / n;
+    put("head_dim", h / n);
   }
   if (o.layers) {
-    if (auto it = c.find("layer_types"); it != c.end() && it->is_array() && !it->empty()) {
-      nlohmann::json types = nlohmann::json::array();
-      for (uint64_t i = 0; i < *o.layers; ++i) types.push_back((*it)[i % it->size()]);
-      *it = types;
-    }
-    if (auto it = c.find("max_window_layers"); it != c.end() && it->is_number_unsigned()) {
-      *it = std::min(it->get<uint64_t>(), *o.layers);
-    }
+    shorten_layer_patterns(t, *o.layers);
+    if (nested) shorten_layer_patterns(c, *o.layers);
   }
-  if (!c.contains("vocab_size") || !c["vocab_size"].is_number_unsigned() || c["vocab_size"].get<uint64_t>() < 258) {
+  if (!t.contains("vocab_size") || !t["vocab_size"].is_number_unsigned() || t["vocab_size"].get<uint64_t>() < 258) {
     throw UsageError(kComponent, "vocabulary must hold at least 258 tokens for the byte-level tokenizer (--vocab)");
   }
   c["torch_dtype"] = dtype_config_name(o.dtype);
   c["bos_token_id"] = kRandomBos;
   c["eos_token_id"] = kRandomEos;
+  if (nested) {
+    for (const char* key : {"torch_dtype", "dtype"})
+      if (t.contains(key)) t[key] = dtype_config_name(o.dtype);
+    for (const char* key : {"bos_token_id", "eos_token_id"})
+      if (t.contains(key)) t[key] = c[key];
+  }
   c.erase("quantization");
   c.erase("quantization_config");
   if (o.bits) {
@@ -157,6 +209,38 @@ nlohmann::json random_model_config(const nlohmann::json& config_in, const Random
     c["quantization_config"] = q;
   }
   return c;
+}
+
+RandomModelPlan plan_random_model(const nlohmann::json& config_in, const RandomModelOptions& o) {
+  nlohmann::json float_config = random_model_config(config_in, o);
+  float_config.erase("quantization");
+  float_config.erase("quantization_config");
+  AnalyticOptions ao;
+  ao.float_dtype = o.dtype;
+  const ModelSpec spec = analytic_spec(float_config, ao, "config.json");
+  RandomModelPlan p;
+  p.float_bytes = spec.weight_bytes();
+  uint64_t largest = 0;
+  for (const TensorSpec& t : spec.tensors) {
+    uint64_t n = 1;
+    for (uint64_t d : t.shape) n *= d;
+    largest = std::max(largest, n);
+  }
+  if (o.bits) {
+    AnalyticOptions qo;
+    Quantization q;
+    q.method = QuantMethod::Mlx;
+    q.bits = *o.bits;
+    q.group_size = o.group_size;
+    qo.requantize = q;
+    qo.float_dtype = o.dtype;
+    p.file_bytes = analytic_spec(float_config, qo, "config.json").weight_bytes();
+  } else {
+    p.file_bytes = p.float_bytes;
+  }
+  // Every tensor's output bytes are held until the one write, plus one tensor's f32 values.
+  p.memory_bytes = p.file_bytes + largest * 4;
+  return p;
 }
 
 void make_random_model(const nlohmann::json& config_in, const RandomModelOptions& o, const std::string& out_dir) {

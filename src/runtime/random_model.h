@@ -28,6 +28,15 @@ struct RandomModelOptions {
 // overrides.
 nlohmann::json random_model_config(const nlohmann::json& config, const RandomModelOptions& options);
 
+// What make_random_model will write and hold, planned from the registry before any value is
+// made (a config whose overrides did not apply must not fill the disk or meet the OOM killer).
+struct RandomModelPlan {
+  uint64_t float_bytes = 0;   // the weights in the float dtype
+  uint64_t file_bytes = 0;    // model.safetensors' tensor data (quantized when asked)
+  uint64_t memory_bytes = 0;  // peak heap of the writer: every output tensor + one f32 tensor
+};
+RandomModelPlan plan_random_model(const nlohmann::json& config, const RandomModelOptions& options);
+
 // Writes config.json, model.safetensors, tokenizer.json and tokenizer_config.json to out_dir.
 // Values: norms 1 + U(-0.1, 0.1), biases U(-0.1, 0.1), matrices U(-1, 1) / sqrt(in features),
 // the embedding U(-1, 1). Quantized models quantize those same f32 values (MLX affine, every 2-D

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <nlohmann/json.hpp>
+
 #include "support/test_paths.h"
 
 namespace {
@@ -103,6 +105,46 @@ TEST_F(RuntimeCli, MakeRandomModelAndGenerate) {
 TEST_F(RuntimeCli, MakeRandomModelTinyVocabIsUsageError) {
   const std::string cfg = mlxcel::test::testdata("configs/HuggingFaceTB__SmolLM2-135M/config.json");
   EXPECT_EQ(run("make-random-model " + cfg + " --out " + dir.file("r") + " --vocab 100").code, 2);
+}
+
+}  // namespace
+
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+TEST_F(RuntimeCli, MakeRandomModelOverridesANestedTextConfigAndItsLayerPatterns) {
+  // Qwen3.5-27B keeps its text settings in text_config (64 layers, 3 linear : 1 full); the
+  // overrides must land there, or the writer would make the whole 27B model.
+  const std::string cfg = mlxcel::test::testdata("configs/Qwen__Qwen3.5-27B/config.json");
+  ASSERT_EQ(run("make-random-model " + cfg + " --out " + dir.file("q") +
+                " --layers 4 --hidden 128 --heads 2 --kv-heads 1 --intermediate 256 --vocab 300")
+                .code,
+            0);
+  const nlohmann::json c = read_json(dir.file("q") + "/config.json");
+  const nlohmann::json& t = c["text_config"];
+  EXPECT_EQ(t["num_hidden_layers"], 4);
+  EXPECT_EQ(t["hidden_size"], 128);
+  EXPECT_EQ(t["vocab_size"], 300);
+  ASSERT_EQ(t["layer_types"].size(), 4u);
+  EXPECT_EQ(t["layer_types"][3], "full_attention");
+  EXPECT_EQ(t["eos_token_id"], 257);
+  // inspect plans what was written: 4 layers, and the file's own weights.
+  CliRun plan = run("inspect " + dir.file("q") + " --json");
+  ASSERT_EQ(plan.code, 0);
+  const nlohmann::json p = nlohmann::json::parse(plan.out);
+  EXPECT_EQ(p["model"]["layers"], 4);
+  EXPECT_LT(p["weights"]["total_bytes"].get<uint64_t>(), 400u << 20);
+}
+
+TEST_F(RuntimeCli, MakeRandomModelRefusesWhatWouldNotFitBeforeWriting) {
+  // Llama 3.1 405B in bf16 is ~810 GB: planned, refused with exit 3, nothing written.
+  const std::string cfg = mlxcel::test::testdata("configs/meta-llama__Llama-3.1-405B/config.json");
+  EXPECT_EQ(run("make-random-model " + cfg + " --out " + dir.file("big")).code, 3);
+  EXPECT_FALSE(fs::exists(dir.file("big")));
 }
 
 }  // namespace
