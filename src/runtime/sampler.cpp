@@ -12,8 +12,9 @@
 namespace mlxcel::runtime {
 
 void validate_sampler_config(const SamplerConfig& c) {
-  if (!std::isfinite(c.temperature)) {
-    throw UsageError("sampler", fmt::format("temperature must be finite (--temp, {})", c.temperature));
+  if (!std::isfinite(c.temperature) || c.temperature < 0.0f) {
+    throw UsageError("sampler", fmt::format("temperature must be a finite number >= 0, 0 for greedy (--temp, {})",
+                                            c.temperature));
   }
   if (!(c.top_p > 0.0f && c.top_p <= 1.0f)) {
     throw UsageError("sampler", fmt::format("top-p must be in (0, 1] (--top-p, {})", c.top_p));

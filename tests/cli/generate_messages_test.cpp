@@ -62,3 +62,12 @@ TEST(ServeHelp, NumericAndSizeOptionsShowTheirType) {
   }
   EXPECT_FALSE(contains(r.out, "--parallel TEXT")) << r.out;
 }
+
+TEST(GenerateMessages, OutOfRangeSamplingValuesAreUsageErrors) {
+  for (const std::vector<std::string> bad : {std::vector<std::string>{"--temp", "-1"}, {"--top-p", "0"},
+                                             {"--min-p", "1.5"}, {"--repeat-penalty", "0"}}) {
+    CliResult r = generate(bad);
+    EXPECT_EQ(r.code, 2) << bad[0] << " " << r.err;
+    EXPECT_TRUE(contains(r.err, "(" + bad[0] + ", ")) << r.err;
+  }
+}
