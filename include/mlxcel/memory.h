@@ -152,10 +152,12 @@ class MappedFile {
   uint64_t map_length_ = 0;
 };
 
-// Resident set size of this process now (VmRSS) and its high-water mark (VmHWM), in bytes, from
+// Resident set size of this process now (VmRSS) and its high-water mark, in bytes, from
 // /proc/self/status. Throws IoError when the file cannot be read or lacks the fields.
 struct ProcessMemory {
   uint64_t rss = 0;
+  // VmHWM, or the largest RSS / VmHWM an earlier call returned when that is higher (the kernel
+  // folds threads' page counts in lazily): never below anything reported before.
   uint64_t hwm = 0;
 };
 ProcessMemory process_memory();

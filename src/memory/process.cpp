@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <fstream>
 #include <optional>
@@ -17,6 +19,19 @@ namespace mlxcel {
 namespace {
 
 constexpr const char* kStatus = "/proc/self/status";
+
+// The largest RSS or VmHWM any read so far returned. The kernel counts a thread's page faults in
+// the thread first and folds them into the process (and its high-water mark) later, so a VmHWM
+// read after a busy thread exits can be below an RSS read while it ran (seen: serve's /metrics
+// showed 15,175,680 B, the VmHWM logged at exit 15,163,392 B). A peak must not go down.
+std::atomic<uint64_t> g_seen_peak{0};
+
+uint64_t raise_seen_peak(uint64_t v) {
+  uint64_t cur = g_seen_peak.load(std::memory_order_relaxed);
+  while (v > cur && !g_seen_peak.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+  return std::max(cur, v);
+}
 
 // "VmRSS:\t   12345 kB" -> 12345 * 1024. The kernel always reports these fields in kB.
 std::optional<uint64_t> parse_kb_field(std::string_view line, std::string_view key) {
@@ -48,7 +63,7 @@ ProcessMemory process_memory() {
     throw IoError("memory", fmt::format("no readable VmRSS/VmHWM fields in process status ({})",
                                         kStatus));
   }
-  return ProcessMemory{*rss, *hwm};
+  return ProcessMemory{*rss, raise_seen_peak(std::max(*rss, *hwm))};
 }
 
 bool reset_process_peak() {
@@ -57,6 +72,7 @@ bool reset_process_peak() {
   if (fd < 0) return false;
   bool ok = ::write(fd, "5", 1) == 1;
   ::close(fd);
+  if (ok) g_seen_peak.store(0, std::memory_order_relaxed);
   return ok;
 }
 

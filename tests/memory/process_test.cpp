@@ -1,6 +1,11 @@
 // Process probes read the kernel's own numbers; only sanity and direction can be checked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "memory_fixture.h"
 #include "mlxcel/memory.h"
 
@@ -8,6 +13,11 @@ namespace mlxcel::test {
 namespace {
 
 using Process = MemoryTest;
+
+unsigned round_robin() {
+  static std::atomic<unsigned> n{0};
+  return n++;
+}
 
 TEST_F(Process, RssIsPositiveAndHighWaterMarkIsAtLeastRss) {
   ProcessMemory pm = process_memory();
@@ -32,6 +42,26 @@ TEST_F(Process, ResetPeakNeverRaisesTheHighWaterMark) {
   ProcessMemory after = process_memory();
   EXPECT_LE(after.hwm, before.hwm + (1ull << 20));  // 1 MiB for what the probe itself touches
   EXPECT_GE(after.hwm, after.rss);
+}
+
+// serve's /metrics and its exit log read the peak at different times; the later read must never
+// be lower. Threads touch and free memory between reads (their page counts reach the process's
+// counters lazily, which is what once made a later VmHWM read lower than an earlier RSS read).
+TEST_F(Process, TheHighWaterMarkNeverGoesBelowAnythingReadBefore) {
+  uint64_t highest = 0;
+  for (int round = 0; round < 20; ++round) {
+    std::thread t([] {
+      std::vector<char> v((8u + 4u * (round_robin() % 3)) << 20, 1);  // touched pages
+      volatile char sink = v[v.size() / 2];
+      (void)sink;
+    });
+    const ProcessMemory during = process_memory();
+    t.join();
+    const ProcessMemory after = process_memory();
+    highest = std::max({highest, during.rss, during.hwm});
+    ASSERT_GE(after.hwm, highest) << "round " << round;
+    highest = std::max(highest, after.hwm);
+  }
 }
 
 }  // namespace
