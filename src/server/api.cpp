@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 
@@ -248,6 +250,64 @@ std::string message_content(const json& content, const std::string& where, bool 
   return text;
 }
 
+void check_known_fields(const json& obj, const std::string& at,
+                        std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      invalid(at + "." + key, fmt::format("unknown field '{}.{}'", at, key), "unknown_field");
+    }
+  }
+}
+
+const json& required_field(const json& obj, const std::string& at, const char* key) {
+  if (!obj.contains(key)) {
+    invalid(at + "." + key, fmt::format("'{}.{}' is required", at, key), "missing_field");
+  }
+  return obj[key];
+}
+
+// OpenAI's rule for function names.
+void check_function_name(const std::string& name, const std::string& at) {
+  const bool ok = !name.empty() && name.size() <= 64 &&
+                  name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789_-") == std::string::npos;
+  if (!ok) {
+    std::string shown = name.size() > 40 ? name.substr(0, 37) + "..." : name;
+    invalid(at, fmt::format("'{}' must be 1 to 64 letters, digits, '_' or '-' (got \"{}\")", at,
+                            shown));
+  }
+}
+
+// An assistant message's tool_calls: [{"id", "type": "function", "function": {"name",
+// "arguments": JSON text}}]. Kept as given; the engine hands the arguments to the template as an
+// object when they parse as one (templates expect a mapping, as vLLM passes them).
+json parse_message_tool_calls(const json& v, const std::string& where) {
+  if (!v.is_array()) wrong_type(where, "an array", v);
+  json out = json::array();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const json& c = v[i];
+    const std::string at = fmt::format("{}[{}]", where, i);
+    if (!c.is_object()) wrong_type(at, "an object", c);
+    check_known_fields(c, at, {"id", "type", "function"});
+    const std::string id = get_string(required_field(c, at, "id"), at + ".id");
+    const std::string type = get_string(required_field(c, at, "type"), at + ".type");
+    if (type != "function") {
+      invalid(at + ".type", fmt::format("'{}.type' must be \"function\" (got \"{}\")", at, type),
+              "unsupported_value");
+    }
+    const json& f = required_field(c, at, "function");
+    const std::string fat = at + ".function";
+    if (!f.is_object()) wrong_type(fat, "an object", f);
+    check_known_fields(f, fat, {"name", "arguments"});
+    const std::string name = get_string(required_field(f, fat, "name"), fat + ".name");
+    const std::string args = get_string(required_field(f, fat, "arguments"), fat + ".arguments");
+    out.push_back({{"id", id},
+                   {"type", "function"},
+                   {"function", {{"name", name}, {"arguments", args}}}});
+  }
+  return out;
+}
+
 json parse_messages(const json& v) {
   if (!v.is_array()) wrong_type("messages", "an array", v);
   if (v.empty()) invalid("messages", "'messages' must contain at least one message");
@@ -256,32 +316,117 @@ json parse_messages(const json& v) {
     const json& m = v[i];
     const std::string at = fmt::format("messages[{}]", i);
     if (!m.is_object()) wrong_type(at, "an object", m);
-    for (const auto& [key, value] : m.items()) {
-      if (key != "role" && key != "content" && key != "name") {
-        invalid(at + "." + key, fmt::format("unknown field '{}.{}'", at, key), "unknown_field");
-      }
-    }
     if (!m.contains("role")) {
       invalid(at + ".role", fmt::format("'{}.role' is required", at), "missing_field");
     }
     std::string role = get_string(m["role"], at + ".role");
     if (role == "developer") role = "system";
-    if (role != "system" && role != "user" && role != "assistant") {
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool") {
       invalid(at + ".role",
-              fmt::format("'{}.role' must be one of system, developer, user, assistant (got "
-                          "'{}'; tool and function messages are not supported)",
+              fmt::format("'{}.role' must be one of system, developer, user, assistant, tool (got "
+                          "'{}'; function messages are not supported)",
                           at, role),
               "unsupported_value");
     }
-    if (!m.contains("content")) {
-      invalid(at + ".content", fmt::format("'{}.content' is required", at), "missing_field");
+    if (role == "assistant") {
+      check_known_fields(m, at, {"role", "content", "name", "tool_calls"});
+    } else if (role == "tool") {
+      check_known_fields(m, at, {"role", "content", "name", "tool_call_id"});
+    } else {
+      check_known_fields(m, at, {"role", "content", "name"});
     }
-    json msg = {{"role", role},
-                {"content", message_content(m["content"], at + ".content", role == "assistant")}};
+    const bool calls = role == "assistant" && m.contains("tool_calls") && !m["tool_calls"].is_null();
+    json msg = {{"role", role}};
+    if (calls && (!m.contains("content") || m["content"].is_null())) {
+      msg["content"] = nullptr;  // a reply that is only calls, as the client sent it
+    } else {
+      if (!m.contains("content")) {
+        invalid(at + ".content", fmt::format("'{}.content' is required", at), "missing_field");
+      }
+      msg["content"] = message_content(m["content"], at + ".content", role == "assistant");
+    }
     if (m.contains("name")) msg["name"] = get_string(m["name"], at + ".name");
+    if (calls) msg["tool_calls"] = parse_message_tool_calls(m["tool_calls"], at + ".tool_calls");
+    if (role == "tool") {
+      msg["tool_call_id"] =
+          get_string(required_field(m, at, "tool_call_id"), at + ".tool_call_id");
+    }
     out.push_back(std::move(msg));
   }
   return out;
+}
+
+constexpr size_t kMaxTools = 128;  // as OpenAI
+
+// tools: [{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}]
+std::vector<std::string> check_tools(const json& v) {
+  if (!v.is_array()) wrong_type("tools", "an array of function tools", v);
+  if (v.size() > kMaxTools) {
+    invalid("tools", fmt::format("'tools' may list at most {} tools (got {})", kMaxTools, v.size()));
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const json& t = v[i];
+    const std::string at = fmt::format("tools[{}]", i);
+    if (!t.is_object()) wrong_type(at, "an object", t);
+    check_known_fields(t, at, {"type", "function"});
+    const std::string type = get_string(required_field(t, at, "type"), at + ".type");
+    if (type != "function") {
+      invalid(at + ".type",
+              fmt::format("'{}.type' must be \"function\" (got \"{}\"; only function tools are "
+                          "supported)",
+                          at, type),
+              "unsupported_value");
+    }
+    const json& f = required_field(t, at, "function");
+    const std::string fat = at + ".function";
+    if (!f.is_object()) wrong_type(fat, "an object", f);
+    check_known_fields(f, fat, {"name", "description", "parameters", "strict"});
+    std::string name = get_string(required_field(f, fat, "name"), fat + ".name");
+    check_function_name(name, fat + ".name");
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      invalid(fat + ".name", fmt::format("'{}.name': the function '{}' is listed twice", fat, name));
+    }
+    if (f.contains("description") && !f["description"].is_null()) {
+      get_string(f["description"], fat + ".description");
+    }
+    if (f.contains("parameters") && !f["parameters"].is_null() && !f["parameters"].is_object()) {
+      wrong_type(fat + ".parameters", "an object (a JSON Schema)", f["parameters"]);
+    }
+    if (f.contains("strict") && !f["strict"].is_null()) get_bool(f["strict"], fat + ".strict");
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+void parse_tool_choice(const json& v, ParsedRequest& out) {
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (s == "auto") out.tool_choice = ToolChoice::Auto;
+    else if (s == "none") out.tool_choice = ToolChoice::None;
+    else if (s == "required") out.tool_choice = ToolChoice::Required;
+    else {
+      invalid("tool_choice", fmt::format("'tool_choice' must be \"none\", \"auto\", \"required\" or "
+                                         "{{\"type\": \"function\", \"function\": {{\"name\": ...}}}} (got "
+                                         "\"{}\")",
+                                         s.size() > 40 ? s.substr(0, 37) + "..." : s));
+    }
+    return;
+  }
+  if (!v.is_object()) wrong_type("tool_choice", "a string or an object", v);
+  check_known_fields(v, "tool_choice", {"type", "function"});
+  const std::string type = get_string(required_field(v, "tool_choice", "type"), "tool_choice.type");
+  if (type != "function") {
+    invalid("tool_choice.type",
+            fmt::format("'tool_choice.type' must be \"function\" (got \"{}\")", type),
+            "unsupported_value");
+  }
+  const json& f = required_field(v, "tool_choice", "function");
+  if (!f.is_object()) wrong_type("tool_choice.function", "an object", f);
+  check_known_fields(f, "tool_choice.function", {"name"});
+  out.tool_choice = ToolChoice::Named;
+  out.tool_choice_name =
+      get_string(required_field(f, "tool_choice.function", "name"), "tool_choice.function.name");
 }
 
 void parse_prompt(const json& v, ParsedRequest& out) {
@@ -335,6 +480,7 @@ ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
   bool saw_input = false;
   std::optional<uint64_t> max_tokens, max_completion_tokens;
   std::optional<uint32_t> top_logprobs;
+  bool saw_tools = false, saw_tool_choice = false;
   for (const auto& [key, v] : doc.items()) {
     // null means "not given" for every optional field, as in the OpenAI API.
     if (v.is_null() && key != "messages" && key != "prompt") continue;
@@ -399,7 +545,13 @@ ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
     } else if (chat && key == "store") {
       get_bool(v, key);  // accepted and ignored: nothing is stored
     } else if (chat && key == "parallel_tool_calls") {
-      get_bool(v, key);  // accepted and ignored: no tools
+      out.parallel_tool_calls = get_bool(v, key);
+    } else if (chat && key == "tools") {
+      out.tool_names = check_tools(v);
+      saw_tools = true;
+    } else if (chat && key == "tool_choice") {
+      parse_tool_choice(v, out);
+      saw_tool_choice = true;
     } else if (chat && key == "metadata") {
       check_metadata(v);  // accepted and ignored
     } else {
@@ -420,6 +572,25 @@ ParsedRequest parse_request(std::string_view body, Endpoint endpoint) {
   if (!saw_input) {
     const char* field = chat ? "messages" : "prompt";
     invalid(field, fmt::format("'{}' is required", field), "missing_field");
+  }
+  if (saw_tools && !out.tool_names.empty()) {
+    // Again in document order: the template prints the tools (tojson), and a JSON Schema's key
+    // order is the client's.
+    std::string why;
+    auto ordered = try_parse_json<nlohmann::ordered_json>(body, &why);
+    if (ordered) out.tools = std::move((*ordered)["tools"]);
+  }
+  if (saw_tool_choice && out.tool_names.empty() && out.tool_choice != ToolChoice::None &&
+      out.tool_choice != ToolChoice::Auto) {
+    invalid("tool_choice", "'tool_choice' names a tool to call but 'tools' lists none");
+  }
+  if (out.tool_choice == ToolChoice::Named &&
+      std::find(out.tool_names.begin(), out.tool_names.end(), out.tool_choice_name) ==
+          out.tool_names.end()) {
+    invalid("tool_choice",
+            fmt::format("'tool_choice' names the function '{}', which 'tools' does not list",
+                        out.tool_choice_name.size() > 64 ? out.tool_choice_name.substr(0, 61) + "..."
+                                                         : out.tool_choice_name));
   }
   if (top_logprobs) {
     if (*top_logprobs > 0 && !out.sampling.logprobs) {

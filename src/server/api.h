@@ -3,7 +3,7 @@
 // ({"error": {"message", "type", "param", "code"}} and an HTTP status).
 // Field policy (docs/server.md): fields we implement are checked for type and range; a few that
 // clients send with neutral defaults (n, response_format, echo, ...) are accepted only with that
-// neutral value; informational ones (user, store, metadata, parallel_tool_calls) are type-checked
+// neutral value; informational ones (user, store, metadata) are type-checked
 // and ignored; any other field is rejected with 400 naming it, so that a request never silently
 // does something other than what it asked for.
 #pragma once
@@ -39,6 +39,10 @@ class ApiError : public std::runtime_error {
 
 enum class Endpoint { Completions, ChatCompletions };
 
+// tool_choice: Auto (the default with tools), None (tools are not shown to the model), Required
+// and Named (the reply is started as a call; docs/server.md "Tool calls").
+enum class ToolChoice { Auto, None, Required, Named };
+
 struct ParsedRequest {
   Endpoint endpoint = Endpoint::Completions;
   std::string model;  // as sent; the server answers with its own model id
@@ -51,8 +55,16 @@ struct ParsedRequest {
   SamplingParams sampling;
   bool seed_given = false;
   std::vector<std::string> stop;
-  // chat: validated messages, each {"role", "content"(string)[, "name"]}; "developer" -> "system"
+  // chat: validated messages, each {"role", "content"(string)[, "name"]}; "developer" -> "system";
+  // assistant messages may carry "tool_calls" (content then null when absent), tool messages
+  // "tool_call_id"
   nlohmann::json messages = nlohmann::json::array();
+  // chat: the validated function tools in the client's key order (null when none were given)
+  nlohmann::ordered_json tools;
+  std::vector<std::string> tool_names;
+  ToolChoice tool_choice = ToolChoice::Auto;
+  std::string tool_choice_name;  // Named
+  bool parallel_tool_calls = true;
   // completions: the prompt as text or as token ids (exactly one is set)
   std::optional<std::string> prompt_text;
   std::vector<int64_t> prompt_ids;

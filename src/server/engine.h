@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/sampler.h"
+#include "server/tool_calls.h"
 
 namespace mlxcel::server {
 
@@ -86,10 +87,16 @@ class Engine {
   virtual std::string token_bytes(int32_t token) const = 0;
   // EOS / end-of-turn: generation stops and the token's text is not emitted.
   virtual bool is_end_of_generation(int32_t token) const = 0;
-  // `messages` is an array of {"role", "content"} objects with string contents, already
-  // validated by the server; the result ends with the assistant generation prompt. Throws
-  // InvalidRequest when the template rejects the conversation.
-  virtual ChatPrompt render_chat(const nlohmann::json& messages) const = 0;
+  // `messages` is an array of {"role", "content"} objects with string contents (null for an
+  // assistant message that only carries "tool_calls"; tool messages have "tool_call_id"), already
+  // validated by the server; `tools` the request's function tools or null. The result ends with
+  // the assistant generation prompt. Throws InvalidRequest when the template rejects the
+  // conversation.
+  virtual ChatPrompt render_chat(const nlohmann::json& messages,
+                                 const nlohmann::ordered_json& tools) const = 0;
+  ChatPrompt render_chat(const nlohmann::json& messages) const { return render_chat(messages, nullptr); }
+  // The tool-call syntax the chat template teaches (None: requests with tools are refused).
+  virtual ToolFormat tool_format() const { return ToolFormat::None; }
 
   // Starts a sequence in a free slot. The prompt is non-empty and prompt.size() < slot_context().
   // Prefill may happen here or in the following steps.

@@ -228,11 +228,35 @@ struct HttpServer::Impl final : Router {
                    "context_length_exceeded", param);
   }
 
-  std::vector<int32_t> prompt_tokens(const ParsedRequest& p) {
+  // The tool-call reading of a chat request, or nullopt (no tools, or tool_choice "none").
+  std::optional<ToolReply> tool_reply(const ParsedRequest& p) {
+    if (p.tool_names.empty() || p.tool_choice == ToolChoice::None) return std::nullopt;
+    const ToolFormat format = engine.tool_format();
+    if (format == ToolFormat::None) {
+      throw ApiError(400,
+                     "this model's chat template has no tool-call syntax the server can read "
+                     "(Hermes/Qwen <tool_call>, Llama 3.x JSON, Mistral [TOOL_CALLS]); send the "
+                     "request without 'tools' or with \"tool_choice\": \"none\"",
+                     "unsupported_value", "tools");
+    }
+    ToolReply r;
+    r.format = format;
+    r.options.names = p.tool_choice == ToolChoice::Named
+                          ? std::vector<std::string>{p.tool_choice_name}
+                          : p.tool_names;
+    r.options.single = !p.parallel_tool_calls;
+    r.prefix = tool_call_prefix(format, p.tool_choice_name, p.tool_choice == ToolChoice::Required);
+    return r;
+  }
+
+  std::vector<int32_t> prompt_tokens(const ParsedRequest& p, const std::optional<ToolReply>& tools) {
     if (p.endpoint == Endpoint::ChatCompletions) {
       ChatPrompt chat;
       try {
-        chat = engine.render_chat(p.messages);
+        // tool_choice "none": the model is not shown the tools (the conversation may still hold
+        // earlier calls and results).
+        chat = engine.render_chat(p.messages, tools ? p.tools : nlohmann::ordered_json());
+        if (tools) chat.text += tools->prefix;
       } catch (const InvalidRequest& e) {
         throw ApiError(400, std::string("the chat template rejected the messages: ") + e.what(),
                        "invalid_messages", e.param().empty() ? "messages" : e.param());
@@ -290,8 +314,9 @@ struct HttpServer::Impl final : Router {
                      "context_length_exceeded", prompt_param);
     };
     refuse_if_no_room(p.prompt_ids.size());
+    std::optional<ToolReply> tools = tool_reply(p);
     GenerationRequest g;
-    g.prompt = prompt_tokens(p);
+    g.prompt = prompt_tokens(p, tools);
     const uint64_t n = g.prompt.size();
     if (n == 0) throw ApiError(400, "the prompt is empty (no tokens)", "invalid_value", prompt_param);
     refuse_if_no_room(n);
@@ -323,6 +348,7 @@ struct HttpServer::Impl final : Router {
                             p.sampling.logprobs};
     out.stream = p.stream;
     out.include_usage = p.include_usage;
+    out.tools = std::move(tools);
     return out;
   }
 };

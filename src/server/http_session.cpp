@@ -393,6 +393,9 @@ class Session : public std::enable_shared_from_this<Session> {
     text_.shrink_to_fit();
     logprobs_.clear();
     logprobs_.shrink_to_fit();
+    tools_.reset();
+    tool_parser_.reset();
+    held_logprobs_.clear();
     if (!keep_alive_ || t_.stopping) return linger_close();
     first_request_ = false;
     read_head();
@@ -405,6 +408,12 @@ class Session : public std::enable_shared_from_this<Session> {
     gen_ = std::move(g.gen);
     meta_ = std::move(g.meta);
     include_usage_ = g.include_usage;
+    tools_ = std::move(g.tools);
+    tool_index_ = 0;
+    if (tools_ && g.stream) {
+      tool_parser_.emplace(tools_->format, tools_->options);
+      tool_parser_->push(tools_->prefix);  // the start of a call: nothing leaves yet
+    }
     mode_ = g.stream ? Mode::Stream : Mode::Whole;
     first_chunk_ = true;
     finished_ = false;
@@ -510,6 +519,12 @@ class Session : public std::enable_shared_from_this<Session> {
                  u.error_status == 503 ? "server_shutting_down" : "generation_failed");
       body = dump_json(e.to_json());
       status = e.status();
+    } else if (tools_) {
+      // Read as a whole by the same parser a stream uses, the forced prefix first.
+      auto parsed = parse_tool_calls(tools_->format, tools_->options, tools_->prefix + text_);
+      body = dump_json(final_response(meta_, parsed.content, logprobs_,
+                                      finish_name(u.reason, !parsed.calls.empty()),
+                                      gen_->prompt_tokens(), u.completion_tokens, parsed.calls));
     } else {
       body = dump_json(final_response(meta_, text_, logprobs_, finish_reason_name(u.reason),
                                       gen_->prompt_tokens(), u.completion_tokens));
@@ -536,6 +551,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // One event per piece: a token, or the tokens of a split character or held-back text.
     for (const Piece& p : u.pieces) {
+      if (tool_parser_) {  // text that may become a call waits in the parser
+        for (const auto& t : p.logprobs) held_logprobs_.push_back(t);
+        events += tool_parser_events(meta_, tool_parser_->push(p.text), held_logprobs_,
+                                     tool_index_, include_usage_);
+        continue;
+      }
       events += sse_event(stream_chunk(meta_, p, first_chunk_, "", include_usage_));
       first_chunk_ = false;
     }
@@ -547,8 +568,13 @@ class Session : public std::enable_shared_from_this<Session> {
                    u.error_status == 503 ? "server_shutting_down" : "generation_failed");
         events += sse_event(e.to_json());
       } else {
-        events += sse_event(stream_chunk(meta_, Piece{}, first_chunk_,
-                                         finish_reason_name(u.reason), include_usage_));
+        if (tool_parser_) {
+          events += tool_parser_events(meta_, tool_parser_->finish(), held_logprobs_,
+                                       tool_index_, include_usage_);
+        }
+        events += sse_event(stream_chunk(
+            meta_, Piece{}, first_chunk_,
+            finish_name(u.reason, tool_parser_ && tool_parser_->called()), include_usage_));
         if (include_usage_) {
           events += sse_event(usage_chunk(meta_, gen_->prompt_tokens(), u.completion_tokens));
         }
@@ -562,6 +588,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (events.empty()) return;
     out_ = framed(events);
     write_out(true);
+  }
+
+  // A reply that made calls and ended by itself finishes with "tool_calls", as OpenAI's.
+  static std::string_view finish_name(FinishReason r, bool called) {
+    return called && r == FinishReason::Stop ? "tool_calls" : finish_reason_name(r);
   }
 
   // ---- closing -------------------------------------------------------------------------------
@@ -626,6 +657,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   std::string text_;
   std::vector<TokenLogprobs> logprobs_;
+  std::optional<ToolReply> tools_;
+  std::optional<ToolCallParser> tool_parser_;   // streams only
+  std::vector<TokenLogprobs> held_logprobs_;    // of text the parser holds
+  uint32_t tool_index_ = 0;
   Clock::time_point last_write_ = Clock::now();
   std::atomic<bool> notify_queued_{false};
 };

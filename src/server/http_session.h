@@ -46,12 +46,21 @@ inline HttpReply error_reply(const ApiError& e) {
   return HttpReply{e.status(), "application/json", dump_json(e.to_json()), {}};
 }
 
+// A chat reply read for tool calls: its syntax, the functions offered, and the text the prompt
+// already started the reply with (tool_choice "required" / named), which the parser reads first.
+struct ToolReply {
+  ToolFormat format = ToolFormat::None;
+  ToolParseOptions options;
+  std::string prefix;
+};
+
 // A generation the session pumps to the client.
 struct GenerationReply {
   std::shared_ptr<Generation> gen;
   ResponseMeta meta;
   bool stream = false;
   bool include_usage = false;
+  std::optional<ToolReply> tools;
 };
 
 struct RequestHead {

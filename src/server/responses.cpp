@@ -96,11 +96,24 @@ json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprobs>& t
 
 json final_response(const ResponseMeta& meta, std::string_view text,
                     const std::vector<TokenLogprobs>& logprobs, std::string_view finish_reason,
-                    uint64_t prompt_tokens, uint64_t completion_tokens) {
+                    uint64_t prompt_tokens, uint64_t completion_tokens,
+                    const std::vector<ToolCall>& tool_calls) {
   json j = envelope(meta, false);
   json choice = {{"index", 0}};
   if (meta.endpoint == Endpoint::ChatCompletions) {
-    choice["message"] = {{"role", "assistant"}, {"content", std::string(text)}};
+    json message = {{"role", "assistant"}};
+    message["content"] =
+        tool_calls.empty() || !text.empty() ? json(std::string(text)) : json(nullptr);
+    if (!tool_calls.empty()) {
+      json calls = json::array();
+      for (const ToolCall& c : tool_calls) {
+        calls.push_back({{"id", c.id},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      }
+      message["tool_calls"] = std::move(calls);
+    }
+    choice["message"] = std::move(message);
   } else {
     choice["text"] = std::string(text);
   }
@@ -130,6 +143,48 @@ json stream_chunk(const ResponseMeta& meta, const Piece& piece, bool first,
   j["choices"] = json::array({choice});
   if (include_usage) j["usage"] = nullptr;
   return j;
+}
+
+std::vector<json> tool_call_chunks(const ResponseMeta& meta, const ToolCall& call, uint32_t index,
+                                   const std::vector<TokenLogprobs>& logprobs,
+                                   bool include_usage) {
+  auto chunk = [&](json call_delta, json lp) {
+    json j = envelope(meta, true);
+    json choice = {{"index", 0},
+                   {"delta", {{"tool_calls", json::array({std::move(call_delta)})}}},
+                   {"logprobs", std::move(lp)},
+                   {"finish_reason", nullptr}};
+    j["choices"] = json::array({std::move(choice)});
+    if (include_usage) j["usage"] = nullptr;
+    return j;
+  };
+  std::vector<json> out;
+  out.push_back(chunk({{"index", index},
+                       {"id", call.id},
+                       {"type", "function"},
+                       {"function", {{"name", call.name}, {"arguments", ""}}}},
+                      logprobs.empty() ? json(nullptr) : logprobs_json(meta, logprobs)));
+  out.push_back(chunk({{"index", index}, {"function", {{"arguments", call.arguments}}}}, nullptr));
+  return out;
+}
+
+std::string tool_parser_events(const ResponseMeta& meta, ToolCallParser::Output released,
+                               std::vector<TokenLogprobs>& held, uint32_t& next_index,
+                               bool include_usage) {
+  std::string events;
+  if (!released.content.empty()) {
+    Piece piece{std::move(released.content), std::move(held)};
+    held.clear();
+    events += sse_event(stream_chunk(meta, piece, false, "", include_usage));
+  }
+  for (const ToolCall& call : released.calls) {
+    for (const json& c : tool_call_chunks(meta, call, next_index, held, include_usage)) {
+      events += sse_event(c);
+    }
+    held.clear();
+    ++next_index;
+  }
+  return events;
 }
 
 json usage_chunk(const ResponseMeta& meta, uint64_t prompt_tokens, uint64_t completion_tokens) {

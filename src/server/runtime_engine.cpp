@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/json_input.h"
 #include "mlxcel/errors.h"
 #include "runtime/generate.h"
 
@@ -27,6 +28,12 @@ RuntimeEngine::RuntimeEngine(const ModelSpec& spec, const runtime::LoadOptions& 
       prefill_chunk_(options.run.prefill_chunk) {
   model_ = runtime::Model::load(spec, options);
   stops_ = runtime::stop_tokens(*model_, tokenizer_);
+  tool_format_ = detect_tool_format(template_source_.fallback ? "" : template_source_.source);
+  for (const std::string& marker : tool_marker_texts(tool_format_)) {
+    if (auto id = tokenizer_.token_to_id(marker); id && tokenizer_.is_special(*id)) {
+      tool_markers_.push_back(*id);
+    }
+  }
   slots_.resize(model_->sequences());
 }
 
@@ -41,8 +48,15 @@ std::vector<int32_t> RuntimeEngine::tokenize(std::string_view text, bool add_spe
 }
 
 std::string RuntimeEngine::token_bytes(int32_t token) const {
-  // Control tokens (BOS, chat markers) are not text, as with skip_special in decode.
-  if (tokenizer_.is_special(token)) return {};
+  // Control tokens (BOS, chat markers) are not text, as with skip_special in decode; but the
+  // markers of the template's tool-call syntax ([TOOL_CALLS], <|python_tag|>) are kept so that
+  // the reply can be parsed into calls.
+  if (tokenizer_.is_special(token)) {
+    if (std::find(tool_markers_.begin(), tool_markers_.end(), token) != tool_markers_.end()) {
+      return tokenizer_.id_to_token(token);
+    }
+    return {};
+  }
   return tokenizer_.token_to_piece(token);
 }
 
@@ -50,7 +64,35 @@ bool RuntimeEngine::is_end_of_generation(int32_t token) const {
   return std::find(stops_.begin(), stops_.end(), token) != stops_.end();
 }
 
-ChatPrompt RuntimeEngine::render_chat(const nlohmann::json& messages) const {
+namespace {
+
+// An assistant message's tool_calls as templates expect them: arguments as a mapping when the
+// JSON text is an object (vLLM does the same; templates print them with tojson), else the text.
+nlohmann::ordered_json template_tool_calls(const nlohmann::json& calls) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& c : calls) {
+    const std::string& text = c.at("function").at("arguments").get_ref<const std::string&>();
+    nlohmann::ordered_json args = text;
+    std::string why;
+    if (auto parsed = try_parse_json<nlohmann::ordered_json>(text, &why); parsed && parsed->is_object()) {
+      args = std::move(*parsed);
+    }
+    nlohmann::ordered_json f;
+    f["name"] = c["function"]["name"];
+    f["arguments"] = std::move(args);
+    nlohmann::ordered_json oc;
+    oc["id"] = c["id"];
+    oc["type"] = "function";
+    oc["function"] = std::move(f);
+    out.push_back(std::move(oc));
+  }
+  return out;
+}
+
+}  // namespace
+
+ChatPrompt RuntimeEngine::render_chat(const nlohmann::json& messages,
+                                      const nlohmann::ordered_json& tools) const {
   // Role and content first, as the client wrote them (templates that dump messages see them so).
   nlohmann::ordered_json ordered = nlohmann::ordered_json::array();
   for (const auto& m : messages) {
@@ -58,13 +100,15 @@ ChatPrompt RuntimeEngine::render_chat(const nlohmann::json& messages) const {
     om["role"] = m.at("role");
     om["content"] = m.at("content");
     if (m.contains("name")) om["name"] = m["name"];
+    if (m.contains("tool_calls")) om["tool_calls"] = template_tool_calls(m["tool_calls"]);
+    if (m.contains("tool_call_id")) om["tool_call_id"] = m["tool_call_id"];
     ordered.push_back(std::move(om));
   }
   try {
     // Templates write BOS themselves (the fallback too), so the text is tokenized without
     // special tokens, as transformers' apply_chat_template does.
     return ChatPrompt{template_->render(
-                          templates::make_chat_context(ordered, true, nullptr, special_tokens_)),
+                          templates::make_chat_context(ordered, true, tools, special_tokens_)),
                       false};
   } catch (const templates::TemplateRaised& e) {
     throw InvalidRequest(e.template_message(), "messages");

@@ -35,7 +35,10 @@ class RuntimeEngine : public Engine {
   uint64_t max_token_bytes() const override { return tokenizer_.max_token_bytes(); }
   std::string token_bytes(int32_t token) const override;
   bool is_end_of_generation(int32_t token) const override;
-  ChatPrompt render_chat(const nlohmann::json& messages) const override;
+  using Engine::render_chat;
+  ChatPrompt render_chat(const nlohmann::json& messages,
+                         const nlohmann::ordered_json& tools) const override;
+  ToolFormat tool_format() const override { return tool_format_; }
 
   void admit(uint32_t slot, std::span<const int32_t> prompt,
              const SamplingParams& sampling) override;
@@ -63,6 +66,8 @@ class RuntimeEngine : public Engine {
   nlohmann::ordered_json special_tokens_;
   std::unique_ptr<runtime::Model> model_;
   std::vector<int32_t> stops_;
+  ToolFormat tool_format_ = ToolFormat::None;
+  std::vector<int32_t> tool_markers_;  // special tokens whose text the tool-call parser reads
   std::vector<Slot> slots_;
   uint64_t prefill_chunk_ = 512;
 };

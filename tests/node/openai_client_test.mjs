@@ -2,12 +2,15 @@
 // completions, streamed and not, usage, seed, stop, max_tokens, logprobs, the vLLM-style sampling
 // fields (top_k, min_p, repetition_penalty: the Node client sends extra fields of the request
 // body as given, its equivalent of Python's extra_body), and the client's error classes.
-// Usage: node openai_client_test.mjs <base_url> <api_key>   (base_url like http://127.0.0.1:PORT/v1)
+// Usage: node openai_client_test.mjs <base_url> <api_key> [tools]   (base_url like
+// http://127.0.0.1:PORT/v1). With "tools" it runs the tool-call checks instead, against the tiny
+// tool-call model of tests/server/e2e_test.cpp (E2eTools): its tokens 258..260 spell one Hermes
+// call, forced by logit_bias and repetition_penalty (see write_tool_model there).
 // Exits 0 when every check passed; prints one line per check.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-const [baseURL, apiKey] = process.argv.slice(2);
+const [baseURL, apiKey, mode] = process.argv.slice(2);
 if (!baseURL || !apiKey) {
   console.error('usage: node openai_client_test.mjs <base_url> <api_key>');
   process.exit(2);
@@ -228,6 +231,87 @@ check('a wrong API key is an AuthenticationError', async () => {
   const bad = new OpenAI({ baseURL, apiKey: 'wrong', maxRetries: 0 });
   await assert.rejects(bad.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
 });
+
+if (mode === 'tools') {
+  checks.length = 0;
+  const tools = [{
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'The current weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  }];
+  // Each step the next of <tool_call>, the call's JSON, </tool_call>, EOS (257) wins: a token
+  // already generated has its biased logit divided by 3.
+  const forced = {
+    model: 'tool-model',
+    messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+    tools,
+    temperature: 0,
+    max_tokens: 8,
+    logit_bias: { 258: 100, 259: 95, 260: 90, 257: 85 },
+    repetition_penalty: 3,
+  };
+  check('tool call, non-streamed', async () => {
+    const r = await client.chat.completions.create(forced);
+    const choice = r.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.content, null);
+    assert.equal(choice.message.tool_calls.length, 1);
+    const call = choice.message.tool_calls[0];
+    assert.match(call.id, /^call_/);
+    assert.equal(call.type, 'function');
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
+    assert.equal(r.usage.completion_tokens, 4);
+  });
+  check('tool call, streamed', async () => {
+    const stream = await client.chat.completions.create({ ...forced, stream: true });
+    const calls = [];
+    let content = '';
+    let finish;
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      if (choice.delta.content) content += choice.delta.content;
+      for (const t of choice.delta.tool_calls ?? []) {
+        if (!calls[t.index]) calls[t.index] = { id: t.id, name: t.function?.name ?? '', arguments: '' };
+        calls[t.index].arguments += t.function?.arguments ?? '';
+      }
+      if (choice.finish_reason) finish = choice.finish_reason;
+    }
+    assert.equal(content, '');
+    assert.equal(finish, 'tool_calls');
+    assert.equal(calls.length, 1);
+    assert.match(calls[0].id, /^call_/);
+    assert.equal(calls[0].name, 'get_weather');
+    assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris' });
+  });
+  check('the tool result goes back in the conversation', async () => {
+    const first = await client.chat.completions.create(forced);
+    const message = first.choices[0].message;
+    const r = await client.chat.completions.create({
+      model: 'tool-model',
+      messages: [
+        ...forced.messages,
+        message,
+        { role: 'tool', tool_call_id: message.tool_calls[0].id, content: '{"temperature": 21}' },
+      ],
+      tools,
+      max_tokens: 3,
+      temperature: 0,
+    });
+    assert.ok(r.usage.prompt_tokens > first.usage.prompt_tokens);
+    assert.ok(['stop', 'length', 'tool_calls'].includes(r.choices[0].finish_reason));
+  });
+  check('tool_choice naming an unknown function is a BadRequestError', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ ...forced, tool_choice: { type: 'function', function: { name: 'nope' } } }),
+      (e) => e instanceof OpenAI.BadRequestError && e.param === 'tool_choice',
+    );
+  });
+}
 
 let failed = 0;
 for (const [name, fn] of checks) {

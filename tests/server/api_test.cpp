@@ -207,7 +207,8 @@ TEST(ParseRequestError, DeeplyNestedWrongTypeIsDescribedWithoutRecursion) {
 }
 
 TEST(ParseRequestError, UnknownField) {
-  expect_error(chat(R"("tools":[])"), "unknown_field", "tools", "unknown field 'tools'");
+  expect_error(chat(R"("functions":[])"), "unknown_field", "functions",
+               "unknown field 'functions'");
 }
 
 TEST(ParseRequestError, PromptOnChatEndpointIsUnknown) {
@@ -251,8 +252,8 @@ TEST(ParseRequestError, MessageMissingContent) {
 }
 
 TEST(ParseRequestError, MessageUnknownRole) {
-  expect_error(R"({"messages":[{"role":"tool","content":"x"}]})", "unsupported_value",
-               "messages[0].role", "got 'tool'");
+  expect_error(R"({"messages":[{"role":"function","content":"x"}]})", "unsupported_value",
+               "messages[0].role", "got 'function'");
 }
 
 TEST(ParseRequestError, MessageRoleWrongType) {

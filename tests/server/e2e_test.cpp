@@ -16,6 +16,7 @@
 #include "load_runner.h"
 #include "mlxcel/memory.h"
 #include "runtime/generate.h"
+#include "runtime/random_model.h"
 #include "server/runtime_engine.h"
 #include "server_fixture.h"
 #include "support/test_paths.h"
@@ -264,6 +265,94 @@ TEST_F(E2eTest, LoadTestLeavesMemoryAtItsPostLoadBaseline) {
   }
   EXPECT_TRUE(eventually([&] { return active_memory() == baseline; }, 5000))
       << "active " << active_memory() << " after the run vs " << baseline << " before";
+}
+
+// A tiny random Qwen3 model whose tokenizer has three added (non-special) tokens spelling one
+// Hermes tool call, and a Hermes-style chat template written here. The client forces the reply
+// [<tool_call>, the call's JSON, </tool_call>, EOS] honestly through the sampling fields: logit_bias
+// 100, 95, 90, 85 on those tokens and repetition_penalty 3, which divides a token's (positive)
+// logit once it has been generated, so each step the next one of the four wins at temperature 0.
+// The template prints "<tool_call>" only for earlier calls, so the prompt never holds the tokens.
+void write_tool_model(const std::filesystem::path& dir) {
+  std::ifstream cfg(std::string(MLXCEL_TESTDATA) + "/configs/Qwen__Qwen3-0.6B/config.json");
+  runtime::RandomModelOptions o;
+  o.dtype = DType::F32;
+  o.layers = 2;
+  o.hidden = 64;
+  o.heads = 4;
+  o.kv_heads = 2;
+  o.intermediate = 128;
+  o.vocab = 300;
+  runtime::make_random_model(json::parse(cfg), o, dir.string());
+  json tok = json::parse(std::ifstream(dir / "tokenizer.json"));
+  int id = 258;
+  for (const char* text : {"<tool_call>", R"({"name": "get_weather", "arguments": {"city": "Paris"}})",
+                           "</tool_call>"}) {
+    tok["added_tokens"].push_back({{"id", id++}, {"content", text}, {"single_word", false},
+                                   {"lstrip", false}, {"rstrip", false}, {"normalized", false},
+                                   {"special", false}});
+  }
+  std::ofstream(dir / "tokenizer.json") << tok.dump(1);
+  std::ofstream(dir / "chat_template.jinja") << R"({%- if tools %}<|im_start|>system
+You may call these functions, one JSON object per call:
+<tools>
+{%- for t in tools %}
+{{ t | tojson }}
+{%- endfor %}
+</tools><|im_end|>
+{% endif %}
+{%- for m in messages %}
+{%- if m.role == 'assistant' and m.tool_calls %}<|im_start|>assistant
+{%- for c in m.tool_calls %}
+<tool_call>
+{"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
+</tool_call>
+{%- endfor %}<|im_end|>
+{% elif m.role == 'tool' %}<|im_start|>user
+<tool_response>
+{{ m.content }}
+</tool_response><|im_end|>
+{% else %}<|im_start|>{{ m.role }}
+{{ m.content }}<|im_end|>
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif %})";
+}
+
+// Runs tests/node/openai_client_test.mjs with these arguments; its output and exit status.
+std::pair<int, std::string> run_node_client(const std::string& args) {
+  const std::filesystem::path node_dir = std::filesystem::path(MLXCEL_SOURCE_DIR) / "tests/node";
+  const std::string cmd =
+      "timeout 120 node " + (node_dir / "openai_client_test.mjs").string() + " " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string output;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  return {::pclose(pipe), output};
+}
+
+TEST(E2eTools, OfficialOpenAINodeClientToolCalls) {
+  const std::filesystem::path node_dir = std::filesystem::path(MLXCEL_SOURCE_DIR) / "tests/node";
+  if (!std::filesystem::exists(node_dir / "node_modules/openai/package.json")) {
+    GTEST_SKIP() << "tests/node/node_modules/openai is missing: run `npm ci --prefix tests/node`";
+  }
+  mlxcel::test::TempDir dir;
+  write_tool_model(dir.path());
+  const ModelSpec spec = load_model_spec(dir.path().string());
+  runtime::LoadOptions lo;
+  lo.run = small_run(spec, 2);
+  lo.run.context = 1024;  // byte-level tokens: the tools alone are ~300
+  lo.progress = false;
+  RuntimeEngine engine(spec, lo, "tool-model");
+  ASSERT_EQ(engine.tool_format(), ToolFormat::Hermes);
+  RunningServer server(engine);
+  const auto [status, output] =
+      run_node_client("http://127.0.0.1:" + std::to_string(server.port()) + "/v1 unused tools");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find(" checks passed"), std::string::npos) << output;
+  EXPECT_EQ(output.find("not ok"), std::string::npos) << output;
 }
 
 TEST_F(E2eTest, OfficialOpenAINodeClient) {

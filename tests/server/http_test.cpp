@@ -285,9 +285,9 @@ TEST_F(HttpTest, MalformedJsonIs400) {
 
 TEST_F(HttpTest, UnknownFieldIs400NamingIt) {
   auto c = server.client();
-  const json j = post_json(c, "/v1/chat/completions", user_chat("hi", {{"tools", json::array()}}), 400);
+  const json j = post_json(c, "/v1/chat/completions", user_chat("hi", {{"functions", json::array()}}), 400);
   expect_error_shape(j, "invalid_request_error", "unknown_field");
-  EXPECT_EQ(j["error"]["param"], "tools");
+  EXPECT_EQ(j["error"]["param"], "functions");
 }
 
 TEST_F(HttpTest, WrongTypeIs400) {

@@ -169,7 +169,7 @@ TEST_F(SamplingHttpTest, BadValuesAre400NamingTheField) {
   expect_400("/v1/chat/completions", chat_body("x", {{"logprobs", true}, {"top_logprobs", 30}}),
              "top_logprobs", "got 30");
   expect_400("/v1/chat/completions", chat_body("x", {{"n", 2}}), "n", "default value 1");
-  expect_400("/v1/chat/completions", chat_body("x", {{"tools", json::array()}}), "tools",
+  expect_400("/v1/chat/completions", chat_body("x", {{"functions", json::array()}}), "functions",
              "unknown field");
 }
 

@@ -25,13 +25,28 @@ std::string TestEngine::token_bytes(int32_t token) const {
   return {};
 }
 
-ChatPrompt TestEngine::render_chat(const nlohmann::json& messages) const {
+ChatPrompt TestEngine::render_chat(const nlohmann::json& messages,
+                                   const nlohmann::ordered_json& tools) const {
   ChatPrompt p;
   p.add_special = true;
+  if (tools.is_array()) {
+    p.text += "<|tools|>";
+    for (const auto& t : tools) p.text += t["function"]["name"].get<std::string>() + ",";
+    p.text += "\n";
+  }
   for (const auto& m : messages) {
-    const std::string content = m.at("content").get<std::string>();
+    const std::string content = m.at("content").is_null() ? "" : m["content"].get<std::string>();
     if (content == "RAISE") throw InvalidRequest("Conversation roles must alternate");
-    p.text += "<|" + m.at("role").get<std::string>() + "|>" + content + "\n";
+    p.text += "<|" + m.at("role").get<std::string>() + "|>";
+    if (m.contains("tool_call_id")) p.text += "[" + m["tool_call_id"].get<std::string>() + "]";
+    p.text += content;
+    if (m.contains("tool_calls")) {
+      for (const auto& c : m["tool_calls"]) {
+        p.text += "[call " + c["function"]["name"].get<std::string>() + " " +
+                  c["function"]["arguments"].get<std::string>() + "]";
+      }
+    }
+    p.text += "\n";
   }
   p.text += "<|assistant|>";
   return p;

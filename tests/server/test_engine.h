@@ -31,6 +31,7 @@ struct TestEngineOptions {
   std::chrono::milliseconds step_delay{0};
   uint64_t kv_bytes_per_token = 64;
   uint64_t max_token_bytes = 0;  // what max_token_bytes() reports (tokens are single bytes)
+  ToolFormat tool_format = ToolFormat::Hermes;  // what tool_format() reports
 };
 
 class TestEngine : public Engine {
@@ -48,9 +49,13 @@ class TestEngine : public Engine {
   uint64_t max_token_bytes() const override { return options_.max_token_bytes; }
   std::string token_bytes(int32_t token) const override;
   bool is_end_of_generation(int32_t token) const override { return token == kEos; }
-  // "<|role|>content\n" per message, then "<|assistant|>"; a message "RAISE" is rejected like a
-  // template's raise_exception.
-  ChatPrompt render_chat(const nlohmann::json& messages) const override;
+  // "<|tools|>name,name\n" when tools are given, "<|role|>content\n" per message (a tool_calls
+  // message adds "[call name args]" per call, a tool message starts with "[id]"), then "<|assistant|>"; a
+  // message "RAISE" is rejected like a template's raise_exception.
+  using Engine::render_chat;
+  ChatPrompt render_chat(const nlohmann::json& messages,
+                         const nlohmann::ordered_json& tools) const override;
+  ToolFormat tool_format() const override { return options_.tool_format; }
 
   void admit(uint32_t slot, std::span<const int32_t> prompt,
              const SamplingParams& sampling) override;
