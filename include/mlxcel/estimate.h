@@ -115,13 +115,16 @@ struct OverheadPlan {
   std::string provenance;  // the profile's one-line provenance summary
 };
 
-// `serve` only (zero otherwise): request memory at its bound. Bodies are exact (the transport
-// answers 503 beyond them); preparation (parsed JSON, rendered prompt, token ids, tokenizer
-// work) is the profile's measured cost per body byte.
+// `serve` only (zero otherwise): the server's own baseline and request memory at its bound.
+// Bodies are exact (the transport answers 503 beyond them); preparation (parsed JSON, rendered
+// prompt, token ids, tokenizer work) is the profile's measured cost per body byte; the baseline
+// (HTTP threads and buffers, scheduler) is the profile's fitted server_base_bytes.
 // bodies = request_bodies_in_flight(...) * max_body;
-// preparation = preparation_threads * ceil(server_preparation_per_body_byte * max_body).
+// preparation = preparation_threads * ceil(server_preparation_per_body_byte * max_body);
+// total = base + bodies + preparation.
 struct ServerPlan {
   uint64_t total = 0;
+  uint64_t base = 0;
   uint64_t bodies = 0;
   uint64_t bodies_in_flight = 0;
   uint64_t preparation = 0;
@@ -160,6 +163,9 @@ struct CalibrationProfile {
   // Peak memory `serve` uses to prepare one request, per byte of its body, beyond the body
   // (measured by bench/serve_request_memory.py on its worst body shape). Optional: 0 when absent.
   double server_preparation_per_body_byte = 0;
+  // What a `serve` process holds beyond a `generate` one of the same plan under small requests
+  // (HTTP threads and buffers, scheduler), fitted by bench/serve_accuracy.py. Optional: 0 when absent.
+  uint64_t server_base_bytes = 0;
   // The coefficient that applies to a spec's tokenizer file.
   double tokenizer_coefficient(bool tiktoken) const {
     return tiktoken && tiktoken_heap_per_file_byte ? *tiktoken_heap_per_file_byte : tokenizer_heap_per_file_byte;

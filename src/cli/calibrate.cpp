@@ -297,6 +297,7 @@ int run_calibrate(const CalibrateOptions& o) {
   if (p.tiktoken_heap_per_file_byte) doc["coefficients"]["tiktoken_heap_per_file_byte"] = *p.tiktoken_heap_per_file_byte;
   // Not fitted here either (generate has no server): measured by bench/serve_request_memory.py.
   doc["coefficients"]["server_preparation_per_body_byte"] = p.server_preparation_per_body_byte;
+  doc["coefficients"]["server_base_bytes"] = p.server_base_bytes;
   {
     std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
     if (!out) throw IoError("calibrate", fmt::format("cannot write the profile ({}, --out, {})", o.out, o.out));

@@ -189,7 +189,8 @@ std::string render_inspect_table(const InspectReport& r) {
   for (const auto& b : p.workspace.buffers) bytes_row("  " + b.name, b.bytes);
 
   if (run.server) {
-    bytes_row("Server requests", p.server.total, "bounded by --max-body and --parallel");
+    bytes_row("Server", p.server.total, "baseline + requests bounded by --max-body and --parallel");
+    bytes_row("  baseline", p.server.base, "HTTP threads and buffers, scheduler (profile)");
     bytes_row("  bodies", p.server.bodies,
               fmt::format("{} in flight x --max-body {}", p.server.bodies_in_flight,
                           format_bytes(run.server->max_body)));
@@ -258,6 +259,17 @@ std::string render_inspect_table(const InspectReport& r) {
     out += "Recommended: nothing fits at this context, whatever the weight format and KV cache "
            "type; lower --max-tokens or --batch\n";
   return out;
+}
+
+nlohmann::ordered_json server_plan_json(const MemoryPlan& p) {
+  const ServerRequestLimits& limits = *p.run.server;
+  return {{"total_bytes", p.server.total},
+          {"base_bytes", p.server.base},
+          {"bodies_bytes", p.server.bodies},
+          {"bodies_in_flight", p.server.bodies_in_flight},
+          {"max_body_bytes", limits.max_body},
+          {"preparation_bytes", p.server.preparation},
+          {"preparation_threads", limits.preparation_threads}};
 }
 
 json inspect_json(const InspectReport& r) {
@@ -339,14 +351,7 @@ json inspect_json(const InspectReport& r) {
                    {"workspace_bytes", p.overhead.workspace},
                    {"tokenizer_bytes", p.overhead.tokenizer},
                    {"margin_bytes", p.overhead.margin}};
-  if (run.server) {
-    j["server"] = {{"total_bytes", p.server.total},
-                   {"bodies_bytes", p.server.bodies},
-                   {"bodies_in_flight", p.server.bodies_in_flight},
-                   {"max_body_bytes", run.server->max_body},
-                   {"preparation_bytes", p.server.preparation},
-                   {"preparation_threads", run.server->preparation_threads}};
-  }
+  if (run.server) j["server"] = server_plan_json(p);
   j["planned_bytes"] = p.planned;
   j["total_bytes"] = p.total;
   j["available"] = {{"bytes", r.available.bytes},

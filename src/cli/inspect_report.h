@@ -37,6 +37,8 @@ InspectReport build_inspect_report(ModelSpec spec, const RunConfig& run,
 std::string render_inspect_table(const InspectReport& report);
 // Keys in the order of docs/inspect-json.md.
 nlohmann::ordered_json inspect_json(const InspectReport& report);
+// The plan's `server` object (serve only: plan.run.server is set), in inspect and --json-stats.
+nlohmann::ordered_json server_plan_json(const MemoryPlan& plan);
 
 constexpr int kInspectJsonSchemaVersion = 1;
 

@@ -174,14 +174,7 @@ json stats_document(const std::string& command, const std::string& model_arg, co
                  {"margin_bytes", o.margin},
                  {"calibrated", o.calibrated},
                  {"profile", o.profile}}}};
-  if (run.server) {
-    j["plan"]["server"] = {{"total_bytes", plan.server.total},
-                           {"bodies_bytes", plan.server.bodies},
-                           {"bodies_in_flight", plan.server.bodies_in_flight},
-                           {"max_body_bytes", run.server->max_body},
-                           {"preparation_bytes", plan.server.preparation},
-                           {"preparation_threads", run.server->preparation_threads}};
-  }
+  if (run.server) j["plan"]["server"] = server_plan_json(plan);
   j["available"] = {{"bytes", p.available.bytes}, {"source", p.available.source}};
   json alternatives = json::array();
   for (const auto& a : p.alternatives)

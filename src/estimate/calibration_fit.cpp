@@ -166,6 +166,7 @@ FitReport fit_calibration(const std::vector<CalibrationSample>& samples,
   zero.tokenizer_heap_per_file_byte = tokenizer_terms.tokenizer_heap_per_file_byte;
   zero.tiktoken_heap_per_file_byte = tokenizer_terms.tiktoken_heap_per_file_byte;
   zero.server_preparation_per_body_byte = tokenizer_terms.server_preparation_per_body_byte;
+  zero.server_base_bytes = tokenizer_terms.server_base_bytes;
   std::vector<std::vector<double>> a;
   std::vector<double> b;
   std::vector<Features> feats;

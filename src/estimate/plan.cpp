@@ -327,7 +327,8 @@ ServerPlan plan_server(const CalibrationProfile& p, const RunConfig& run) {
                       fraction_of(p.server_preparation_per_body_byte, l.max_body,
                                   "server preparation"),
                       "server preparation");
-  s.total = add(s.bodies, s.preparation, "server total");
+  s.base = p.server_base_bytes;
+  s.total = add(add(s.base, s.bodies, "server total"), s.preparation, "server total");
   return s;
 }
 

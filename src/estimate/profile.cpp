@@ -109,6 +109,7 @@ CalibrationProfile parse_calibration_profile(const std::string& text, const std:
   if (coeff.contains("server_preparation_per_body_byte"))
     p.server_preparation_per_body_byte =
         read_fraction(coeff, path, "server_preparation_per_body_byte", kMaxPerByte);
+  if (coeff.contains("server_base_bytes")) p.server_base_bytes = read_bytes(coeff, path, "server_base_bytes");
   return p;
 }
 

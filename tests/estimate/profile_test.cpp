@@ -73,6 +73,16 @@ TEST(CalibrationProfile, ServerPreparationCoefficientIsOptional) {
   expect_format_error(replace(with, "3.25", "\"many\""), "coefficients.server_preparation_per_body_byte");
 }
 
+TEST(CalibrationProfile, ServerBaseBytesAreOptionalWholeBytes) {
+  test::TempDir t;
+  EXPECT_EQ(load_calibration_profile(write_profile(t, kValid)).server_base_bytes, 0u);
+  const std::string with = replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"server_base_bytes\": 524288");
+  test::TempDir t2;
+  EXPECT_EQ(load_calibration_profile(write_profile(t2, with)).server_base_bytes, 524288u);
+  expect_format_error(replace(with, "524288", "-1"), "coefficients.server_base_bytes");
+  expect_format_error(replace(with, "524288", "1.5"), "coefficients.server_base_bytes");
+}
+
 TEST(CalibrationProfile, NegativeTokenizerCoefficientIsAFormatError) {
   expect_format_error(replace(kValid, "\"margin\": 0.03", "\"margin\": 0.03, \"tokenizer_heap_per_file_byte\": -1"),
                       "coefficients.tokenizer_heap_per_file_byte");

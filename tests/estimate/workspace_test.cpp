@@ -243,11 +243,12 @@ TEST(Overhead, TiktokenFilesTakeTheirOwnCoefficient) {
   EXPECT_EQ(plan_memory(spec, run_with(100, 1, 32, 2), prof).overhead.tokenizer, 10264716u);
 }
 
-// serve's request memory: bodies at the transport's bound, plus each preparation thread's
-// measured cost per body byte; outside the overhead margin (it is a bound of its own).
-TEST(ServerRequests, BodiesAndPreparationScaleWithTheFlags) {
+// serve's own memory: the fitted baseline, bodies at the transport's bound, plus each preparation
+// thread's measured cost per body byte; outside the overhead margin (it is a bound of its own).
+TEST(ServerRequests, BaselineBodiesAndPreparationScaleWithTheFlags) {
   CalibrationProfile prof = zero_profile();
   prof.server_preparation_per_body_byte = 2.5;
+  prof.server_base_bytes = 700;
   prof.margin = 0.1;
   RunConfig run = run_with(100, 3, 32, 2);
   run.server = ServerRequestLimits{1000003, 0, 2};
@@ -255,7 +256,8 @@ TEST(ServerRequests, BodiesAndPreparationScaleWithTheFlags) {
   EXPECT_EQ(p.server.bodies_in_flight, 5u);  // 3 sequences + 2
   EXPECT_EQ(p.server.bodies, 5000015u);      // 5 x 1000003
   EXPECT_EQ(p.server.preparation, 5000016u); // 2 x ceil(2.5 x 1000003 = 2500007.5)
-  EXPECT_EQ(p.server.total, 10000031u);
+  EXPECT_EQ(p.server.base, 700u);
+  EXPECT_EQ(p.server.total, 10000731u);       // 700 + bodies + preparation
   EXPECT_EQ(p.total, p.planned + p.server.total + p.overhead.total);
   // the margin covers planned + fitted only: ceil(0.1 x planned)
   EXPECT_EQ(p.overhead.margin, (p.planned + 9) / 10);
