@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import platform
-import re
 import signal
 import subprocess
 import sys
@@ -28,14 +27,9 @@ import tempfile
 import threading
 import time
 
+from serve_request_memory import parse_size  # same directory: one size parser for the benches
+
 MIB = 1 << 20
-
-
-def parse_size(text):
-    m = re.fullmatch(r"(\d+)(KiB|MiB|GiB)?", text)
-    if not m:
-        sys.exit(f"serve_accuracy: bad size '{text}' (e.g. 16KiB)")
-    return int(m.group(1)) * {None: 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m.group(2)]
 
 
 def verdict(estimate, peak):

@@ -33,21 +33,7 @@ class SamplingHttpTest : public ::testing::Test {
     return j["choices"][0]["text"].get<std::string>();
   }
   // The parsed chunks of a streamed request, [DONE] excluded (checked to be last).
-  std::vector<json> stream(const std::string& path, json body) {
-    body["stream"] = true;
-    auto c = server.client();
-    auto res = c.Post(path, body.dump(), "application/json");
-    EXPECT_TRUE(res);
-    if (!res) return {};
-    EXPECT_EQ(res->status, 200) << res->body;
-    const auto payloads = sse_payloads(res->body);
-    EXPECT_FALSE(payloads.empty());
-    if (payloads.empty()) return {};
-    EXPECT_EQ(payloads.back(), "[DONE]");
-    std::vector<json> out;
-    for (size_t i = 0; i + 1 < payloads.size(); ++i) out.push_back(json::parse(payloads[i]));
-    return out;
-  }
+  std::vector<json> stream(const std::string& path, json body) { return stream_chunks(server, path, std::move(body)); }
   void expect_400(const std::string& path, const json& body, const std::string& param,
                   const std::string& fragment) {
     const json j = post(path, body, 400);

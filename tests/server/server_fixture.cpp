@@ -36,6 +36,21 @@ httplib::Client RunningServer::client() const {
   return c;
 }
 
+std::vector<nlohmann::json> stream_chunks(const RunningServer& server, const std::string& path, nlohmann::json body) {
+  body["stream"] = true;
+  auto c = server.client();
+  auto res = c.Post(path, body.dump(), "application/json");
+  EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no response");
+  if (!res || res->status != 200) return {};
+  const auto payloads = sse_payloads(res->body);
+  EXPECT_FALSE(payloads.empty());
+  if (payloads.empty()) return {};
+  EXPECT_EQ(payloads.back(), "[DONE]");
+  std::vector<nlohmann::json> out;
+  for (size_t i = 0; i + 1 < payloads.size(); ++i) out.push_back(nlohmann::json::parse(payloads[i]));
+  return out;
+}
+
 std::vector<std::string> sse_payloads(const std::string& body) {
   std::vector<std::string> out;
   size_t pos = 0;

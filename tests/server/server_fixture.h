@@ -34,6 +34,10 @@ class RunningServer {
 // test when the framing is wrong (an event not ending in a blank line, a line without "data: ").
 std::vector<std::string> sse_payloads(const std::string& body);
 
+// POSTs `body` with "stream": true to `path` and returns the parsed chunks, [DONE] excluded
+// (checked to be last); a test failure and no chunks when the answer is not a 200 stream.
+std::vector<nlohmann::json> stream_chunks(const RunningServer& server, const std::string& path, nlohmann::json body);
+
 // A raw loopback connection (caller closes; -1 and a test failure when it cannot connect), and
 // sending all of `data` on it (stops quietly when the server closed early).
 int open_connection(int port);

@@ -44,20 +44,7 @@ class ToolCallsHttpTest : public ::testing::Test {
     EXPECT_EQ(res->status, expect_status) << body.dump() << " -> " << res->body;
     return json::parse(res->body);
   }
-  std::vector<json> stream(json body) {
-    body["stream"] = true;
-    auto c = server.client();
-    auto res = c.Post("/v1/chat/completions", body.dump(), "application/json");
-    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no response");
-    if (!res) return {};
-    const auto payloads = sse_payloads(res->body);
-    EXPECT_FALSE(payloads.empty());
-    if (payloads.empty()) return {};
-    EXPECT_EQ(payloads.back(), "[DONE]");
-    std::vector<json> out;
-    for (size_t i = 0; i + 1 < payloads.size(); ++i) out.push_back(json::parse(payloads[i]));
-    return out;
-  }
+  std::vector<json> stream(json body) { return stream_chunks(server, "/v1/chat/completions", std::move(body)); }
   void expect_400(const json& body, const std::string& param, const std::string& fragment) {
     const json j = post(body, 400);
     EXPECT_EQ(j["error"]["param"], param) << j.dump();
